@@ -1,0 +1,297 @@
+import Database from 'better-sqlite3';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  DuplicateAccountError,
+  type Account,
+  type AccountPatch,
+  type AccountStore,
+  type NewAccount,
+  type SessionRecord,
+  type SessionStore,
+} from '../../../ports/store.js';
+import { migrations } from './migrations.js';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file, or ':memory:'. */
+  path: string;
+  /** How long touches may wait in memory before they are written; default 1000 ms. */
+  touchFlushMs?: number;
+  /** Page cache in MiB; default 64. Random lookups over many sessions need it. */
+  cacheMiB?: number;
+}
+
+type Row = Record<string, unknown>;
+
+const ACCOUNT_COLUMNS = ['roles', 'organizations', 'enterprise', 'disabled', 'must_change_password', 'password_hash'] as const;
+const PATCH_TO_COLUMN: Record<keyof AccountPatch, (typeof ACCOUNT_COLUMNS)[number]> = {
+  roles: 'roles',
+  organizations: 'organizations',
+  enterprise: 'enterprise',
+  disabled: 'disabled',
+  mustChangePassword: 'must_change_password',
+  passwordHash: 'password_hash',
+};
+
+/**
+ * The embedded store: one SQLite file in WAL mode with synchronous=FULL, so a
+ * committed login survives a crash of the process or of the machine.
+ *
+ * "Last accessed" is written behind: touches are kept in memory and written in
+ * one transaction every `touchFlushMs` (default 1 s), so a session check is never
+ * a synchronous disk write. After a crash, a session's lastAccessedAt may be up
+ * to that interval old, which can only make it expire earlier, never later.
+ */
+export class SqliteStore implements AccountStore, SessionStore {
+  readonly db: Database.Database;
+  private readonly pendingTouches = new Map<string, number>();
+  private readonly flushTimer: NodeJS.Timeout | undefined;
+  private readonly q;
+
+  constructor(opts: SqliteStoreOptions) {
+    if (opts.path !== ':memory:') {
+      mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
+      // Create the file with 0600 before SQLite does; its -wal and -shm files copy these permissions.
+      closeSync(openSync(opts.path, 'a', 0o600));
+      chmodSync(opts.path, 0o600);
+    }
+    this.db = new Database(opts.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma(`cache_size = -${Math.round((opts.cacheMiB ?? 64) * 1024)}`);
+    migrate(this.db);
+
+    const db = this.db;
+    this.q = {
+      insertAccount: db.prepare(
+        `INSERT INTO accounts (username, roles, organizations, enterprise, disabled, must_change_password, password_hash, created_at, updated_at)
+         VALUES (@username, @roles, @organizations, @enterprise, @disabled, @must_change_password, @password_hash, @now, @now)`,
+      ),
+      getAccount: db.prepare('SELECT * FROM accounts WHERE username = ?'),
+      listAccounts: db.prepare('SELECT * FROM accounts ORDER BY username'),
+      deleteAccount: db.prepare('DELETE FROM accounts WHERE username = ?'),
+      countAccounts: db.prepare('SELECT count(*) AS n FROM accounts').pluck(),
+      insertSession: db.prepare(
+        `INSERT INTO sessions (id, token_hash, csrf, username, roles, organizations, enterprise, must_change_password,
+           created_at, last_accessed_at, idle_timeout_ms, expires_at, client_address, auth_source, auth_server, dialect)
+         VALUES (@id, @token_hash, @csrf, @username, @roles, @organizations, @enterprise, @must_change_password,
+           @created_at, @last_accessed_at, @idle_timeout_ms, @expires_at, @client_address, @auth_source, @auth_server, @dialect)`,
+      ),
+      sessionByHash: db.prepare('SELECT * FROM sessions WHERE token_hash = ?'),
+      sessionById: db.prepare('SELECT * FROM sessions WHERE id = ?'),
+      listSessions: db.prepare('SELECT * FROM sessions ORDER BY created_at, id'),
+      listUserSessions: db.prepare('SELECT * FROM sessions WHERE username = ? ORDER BY created_at, id'),
+      touch: db.prepare('UPDATE sessions SET last_accessed_at = max(last_accessed_at, ?) WHERE id = ?'),
+      deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
+      deleteUserSessions: db.prepare('DELETE FROM sessions WHERE username = ? RETURNING id'),
+      expired: db.prepare(
+        `DELETE FROM sessions WHERE expires_at <= @now
+           OR (idle_timeout_ms > 0 AND last_accessed_at + idle_timeout_ms <= @now) RETURNING *`,
+      ),
+    };
+
+    const flushMs = opts.touchFlushMs ?? 1000;
+    if (flushMs > 0) {
+      this.flushTimer = setInterval(() => this.flushTouches(), flushMs);
+      this.flushTimer.unref();
+    }
+  }
+
+  // ---- accounts ----
+
+  async createAccount(a: NewAccount, now: number): Promise<Account> {
+    try {
+      this.q.insertAccount.run({
+        username: a.username,
+        roles: JSON.stringify(a.roles),
+        organizations: JSON.stringify(a.organizations),
+        enterprise: a.enterprise,
+        disabled: a.disabled ? 1 : 0,
+        must_change_password: a.mustChangePassword ? 1 : 0,
+        password_hash: a.passwordHash,
+        now,
+      });
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new DuplicateAccountError(a.username);
+      throw e;
+    }
+    return { ...a, createdAt: now, updatedAt: now };
+  }
+
+  async getAccount(username: string): Promise<Account | null> {
+    const row = this.q.getAccount.get(username) as Row | undefined;
+    return row ? toAccount(row) : null;
+  }
+
+  async listAccounts(): Promise<Account[]> {
+    return (this.q.listAccounts.all() as Row[]).map(toAccount);
+  }
+
+  async updateAccount(username: string, patch: AccountPatch, now: number): Promise<Account | null> {
+    const sets: string[] = [];
+    const params: Record<string, unknown> = { username, now };
+    for (const [key, value] of Object.entries(patch) as [keyof AccountPatch, unknown][]) {
+      if (value === undefined) continue;
+      const col = PATCH_TO_COLUMN[key];
+      sets.push(`${col} = @${col}`);
+      params[col] = Array.isArray(value) ? JSON.stringify(value) : typeof value === 'boolean' ? (value ? 1 : 0) : value;
+    }
+    const row = this.db
+      .prepare(`UPDATE accounts SET ${[...sets, 'updated_at = @now'].join(', ')} WHERE username = @username RETURNING *`)
+      .get(params) as Row | undefined;
+    return row ? toAccount(row) : null;
+  }
+
+  async deleteAccount(username: string): Promise<boolean> {
+    return this.q.deleteAccount.run(username).changes > 0;
+  }
+
+  async countAccounts(): Promise<number> {
+    return this.q.countAccounts.get() as number;
+  }
+
+  // ---- sessions ----
+
+  async createSession(s: SessionRecord): Promise<void> {
+    this.q.insertSession.run({
+      id: s.id,
+      token_hash: s.tokenHash,
+      csrf: s.csrf,
+      username: s.username,
+      roles: JSON.stringify(s.roles),
+      organizations: JSON.stringify(s.organizations),
+      enterprise: s.enterprise,
+      must_change_password: s.mustChangePassword ? 1 : 0,
+      created_at: s.createdAt,
+      last_accessed_at: s.lastAccessedAt,
+      idle_timeout_ms: s.idleTimeoutMs,
+      expires_at: s.expiresAt,
+      client_address: s.clientAddress,
+      auth_source: s.authSource,
+      auth_server: s.authServer,
+      dialect: s.dialect,
+    });
+  }
+
+  async findSessionByTokenHash(tokenHash: Buffer): Promise<SessionRecord | null> {
+    const row = this.q.sessionByHash.get(tokenHash) as Row | undefined;
+    return row ? this.toSession(row) : null;
+  }
+
+  async getSession(id: string): Promise<SessionRecord | null> {
+    const row = this.q.sessionById.get(id) as Row | undefined;
+    return row ? this.toSession(row) : null;
+  }
+
+  async listSessions(filter?: { username?: string }): Promise<SessionRecord[]> {
+    const rows = (filter?.username !== undefined ? this.q.listUserSessions.all(filter.username) : this.q.listSessions.all()) as Row[];
+    return rows.map((r) => this.toSession(r));
+  }
+
+  async touchSession(id: string, at: number): Promise<void> {
+    const prev = this.pendingTouches.get(id);
+    if (prev === undefined || at > prev) this.pendingTouches.set(id, at);
+  }
+
+  async deleteSession(id: string): Promise<boolean> {
+    this.pendingTouches.delete(id);
+    return this.q.deleteSession.run(id).changes > 0;
+  }
+
+  async deleteSessionsOfUser(username: string): Promise<number> {
+    const ids = this.q.deleteUserSessions.all(username) as { id: string }[];
+    for (const { id } of ids) this.pendingTouches.delete(id);
+    return ids.length;
+  }
+
+  async deleteExpiredSessions(now: number): Promise<SessionRecord[]> {
+    // Pending touches may keep a session alive: write them first.
+    this.flushTouches();
+    return (this.q.expired.all({ now }) as Row[]).map((r) => this.toSession(r));
+  }
+
+  /** Writes pending touches in one transaction. Called by the timer, before sweeps and at close. */
+  flushTouches(): void {
+    if (this.pendingTouches.size === 0) return;
+    const batch = [...this.pendingTouches];
+    this.pendingTouches.clear();
+    const write = this.db.transaction((items: [string, number][]) => {
+      for (const [id, at] of items) this.q.touch.run(at, id);
+    });
+    try {
+      write(batch);
+    } catch (e) {
+      // Keep them for the next attempt (a busy database, for instance); newer touches win.
+      for (const [id, at] of batch) {
+        const cur = this.pendingTouches.get(id);
+        if (cur === undefined || at > cur) this.pendingTouches.set(id, at);
+      }
+      throw e;
+    }
+  }
+
+  close(): void {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.db.open) {
+      this.flushTouches();
+      this.db.close();
+    }
+  }
+
+  private toSession(r: Row): SessionRecord {
+    const id = r.id as string;
+    const stored = r.last_accessed_at as number;
+    const pending = this.pendingTouches.get(id);
+    return {
+      id,
+      tokenHash: r.token_hash as Buffer,
+      csrf: r.csrf as string,
+      username: r.username as string,
+      roles: JSON.parse(r.roles as string) as string[],
+      organizations: JSON.parse(r.organizations as string) as string[],
+      enterprise: r.enterprise as string,
+      mustChangePassword: r.must_change_password === 1,
+      createdAt: r.created_at as number,
+      lastAccessedAt: pending !== undefined && pending > stored ? pending : stored,
+      idleTimeoutMs: r.idle_timeout_ms as number,
+      expiresAt: r.expires_at as number,
+      clientAddress: r.client_address as string,
+      authSource: r.auth_source as string,
+      authServer: r.auth_server as string,
+      dialect: r.dialect as string,
+    };
+  }
+}
+
+function toAccount(r: Row): Account {
+  return {
+    username: r.username as string,
+    roles: JSON.parse(r.roles as string) as string[],
+    organizations: JSON.parse(r.organizations as string) as string[],
+    enterprise: r.enterprise as string,
+    disabled: r.disabled === 1,
+    mustChangePassword: r.must_change_password === 1,
+    passwordHash: (r.password_hash as string | null) ?? null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > migrations.length) {
+    throw new Error(`database schema version ${current} is newer than this Portcullis understands (${migrations.length}); refusing to start`);
+  }
+  for (let v = current; v < migrations.length; v++) {
+    db.transaction(() => {
+      db.exec(migrations[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

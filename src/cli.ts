@@ -1,0 +1,256 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { viewAccount } from './core/accounts.js';
+import { CoreError } from './core/errors.js';
+import { isoSeconds } from './http/common.js';
+import { createLogger } from './log.js';
+import { DuplicateAccountError } from './ports/store.js';
+import { startServer } from './server.js';
+import { openPortcullis, type Portcullis } from './service.js';
+
+interface GlobalOpts {
+  config?: string;
+  dataDir?: string;
+}
+
+class UsageError extends Error {}
+
+function configFrom(cmd: Command, overrides: Record<string, unknown> = {}): Config {
+  const g = cmd.optsWithGlobals<GlobalOpts>();
+  return loadConfig({ file: g.config, overrides: { dataDir: g.dataDir, ...overrides } });
+}
+
+/** Opens the core for a one-shot command; quiet logs (warnings only) on stderr. */
+async function withCore<T>(cmd: Command, fn: (p: Portcullis) => Promise<T>): Promise<T> {
+  const config = configFrom(cmd);
+  const p = openPortcullis(config, createLogger('warn'), { touchFlushMs: 0 });
+  try {
+    return await fn(p);
+  } finally {
+    p.close();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** Prompts on the terminal without echo. */
+function promptHidden(question: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let muted = false;
+    const output = new Writable({
+      write(chunk, _enc, cb) {
+        if (!muted) process.stderr.write(chunk);
+        cb();
+      },
+    });
+    const rl = createInterface({ input: process.stdin, output, terminal: true });
+    rl.on('SIGINT', () => {
+      rl.close();
+      reject(new UsageError('cancelled'));
+    });
+    rl.question(question, (answer) => {
+      rl.close();
+      process.stderr.write('\n');
+      resolve(answer);
+    });
+    muted = true;
+  });
+}
+
+async function newPassword(opts: { passwordStdin?: boolean }): Promise<string> {
+  if (opts.passwordStdin) return readStdin();
+  if (!process.stdin.isTTY) throw new UsageError('no terminal to ask for the password: pipe it in with --password-stdin');
+  const a = await promptHidden('New password: ');
+  const b = await promptHidden('Repeat it: ');
+  if (a !== b) throw new UsageError('the two passwords differ');
+  return a;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function program(): Command {
+  const root = new Command('portcullis')
+    .description('Login and session service speaking the HCX and XClarity session APIs.')
+    .option('-c, --config <file>', 'configuration file (YAML or JSON); default $PORTCULLIS_CONFIG')
+    .option('-d, --data-dir <dir>', 'data directory (database, TLS material); default ./data')
+    .showHelpAfterError()
+    .configureOutput({ outputError: (s, write) => write(s) });
+
+  root
+    .command('serve')
+    .description('start the HTTPS service')
+    .option('--host <address>', 'address to listen on (default 127.0.0.1)')
+    .addOption(new Option('--port <port>', 'port to listen on (default 9443)').argParser((v) => Number(v)))
+    .option('--plain-http', 'serve plain HTTP (only behind a TLS-terminating proxy)')
+    .action(async (opts: { host?: string; port?: number; plainHttp?: boolean }, cmd: Command) => {
+      const config = configFrom(cmd, {
+        'listen.host': opts.host,
+        'listen.port': opts.port,
+        'tls.disabled': opts.plainHttp ? true : undefined,
+      });
+      const logger = createLogger(config.log.level);
+      const p = openPortcullis(config, logger);
+      const server = await startServer(p, logger, (line) => process.stdout.write(line + '\n'));
+      process.stdout.write(`Portcullis is serving on ${server.url} (data in ${config.dataDir})\n`);
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ event: 'server.stopping', signal }, 'stopping');
+        server
+          .stop()
+          .then(() => p.close())
+          .then(() => logger.flush?.())
+          .finally(() => process.exit(0));
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+
+  const user = root.command('user').description('manage local accounts');
+  user
+    .command('add <username>')
+    .description('create a local account (asks for the password, or reads it with --password-stdin)')
+    .option('-r, --role <role>', 'role (repeat for several)', collect)
+    .option('-o, --org <organization>', 'organization (repeat for several; default from config)', collect)
+    .option('--enterprise <name>', 'enterprise (default from config)')
+    .option('--must-change', 'require a password change at first login')
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (username: string, opts: { role?: string[]; org?: string[]; enterprise?: string; mustChange?: boolean; passwordStdin?: boolean }, cmd: Command) => {
+      await withCore(cmd, async (p) => {
+        const password = await newPassword(opts);
+        await p.accounts.create({
+          username,
+          password,
+          roles: opts.role ?? [],
+          organizations: opts.org,
+          enterprise: opts.enterprise,
+          mustChangePassword: opts.mustChange ?? false,
+        });
+        process.stdout.write(`created account ${username}\n`);
+      });
+    });
+  user
+    .command('passwd <username>')
+    .description("set an account's password (ends its sessions)")
+    .option('--must-change', 'require a change at next login')
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (username: string, opts: { mustChange?: boolean; passwordStdin?: boolean }, cmd: Command) => {
+      await withCore(cmd, async (p) => {
+        await p.accounts.get(username);
+        const password = await newPassword(opts);
+        await p.accounts.setPassword(username, password, { mustChange: opts.mustChange ?? false });
+        process.stdout.write(`password of ${username} changed; its sessions were ended\n`);
+      });
+    });
+  user
+    .command('list')
+    .description('list local accounts')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      await withCore(cmd, async (p) => {
+        const accounts = (await p.accounts.list()).map(viewAccount);
+        if (opts.json) return void process.stdout.write(JSON.stringify(accounts, null, 2) + '\n');
+        const rows = [['USERNAME', 'ROLES', 'ORGANIZATIONS', 'STATE', 'CREATED']];
+        for (const a of accounts) {
+          const state = [a.disabled ? 'disabled' : 'enabled', a.mustChangePassword ? 'must-change-password' : ''].filter(Boolean).join(',');
+          rows.push([a.username, a.roles.join(','), a.organizations.join(','), state, isoSeconds(a.createdAt)]);
+        }
+        process.stdout.write(table(rows) + '\n');
+      });
+    });
+  for (const [name, disabled] of [['disable', true], ['enable', false]] as const) {
+    user
+      .command(`${name} <username>`)
+      .description(disabled ? 'disable an account (ends its sessions)' : 'enable an account')
+      .action(async (username: string, _opts: unknown, cmd: Command) => {
+        await withCore(cmd, async (p) => {
+          await p.accounts.setDisabled(username, disabled);
+          process.stdout.write(`account ${username} ${disabled ? 'disabled; its sessions were ended' : 'enabled'}\n`);
+        });
+      });
+  }
+  user
+    .command('delete <username>')
+    .description('delete an account and its sessions')
+    .action(async (username: string, _opts: unknown, cmd: Command) => {
+      await withCore(cmd, async (p) => {
+        await p.accounts.delete(username);
+        process.stdout.write(`account ${username} deleted\n`);
+      });
+    });
+
+  const session = root.command('session').description('list and revoke sessions');
+  session
+    .command('list')
+    .description('list live sessions')
+    .option('-u, --user <username>', "only this user's sessions")
+    .option('--json', 'print JSON')
+    .action(async (opts: { user?: string; json?: boolean }, cmd: Command) => {
+      await withCore(cmd, async (p) => {
+        const list = await p.sessions.listSessions(opts.user !== undefined ? { username: opts.user } : undefined);
+        const view = list.map((s) => ({
+          id: s.id,
+          username: s.username,
+          clientAddress: s.clientAddress,
+          dialect: s.dialect,
+          authSource: s.authSource,
+          created: isoSeconds(s.createdAt),
+          lastAccessed: isoSeconds(s.lastAccessedAt),
+          expires: isoSeconds(s.expiresAt),
+        }));
+        if (opts.json) return void process.stdout.write(JSON.stringify(view, null, 2) + '\n');
+        const rows = [['ID', 'USER', 'CLIENT', 'DIALECT', 'SOURCE', 'CREATED', 'LAST ACCESSED', 'EXPIRES']];
+        for (const v of view) rows.push([v.id, v.username, v.clientAddress, v.dialect, v.authSource, v.created, v.lastAccessed, v.expires]);
+        process.stdout.write(table(rows) + '\n');
+      });
+    });
+  session
+    .command('revoke [id]')
+    .description('end one session by id, or all of a user\'s with --user')
+    .option('-u, --user <username>', "end every session of this user (log out everywhere)")
+    .action(async (id: string | undefined, opts: { user?: string }, cmd: Command) => {
+      if ((id === undefined) === (opts.user === undefined)) throw new UsageError('give either a session id or --user <username>');
+      await withCore(cmd, async (p) => {
+        const ctx = { requestId: 'cli', clientAddress: 'cli', dialect: 'cli' };
+        if (opts.user !== undefined) {
+          const n = await p.sessions.revokeUserSessions(opts.user, ctx, 'cli');
+          process.stdout.write(`ended ${n} session(s) of ${opts.user}\n`);
+        } else if (await p.sessions.revokeSession(id!, ctx, 'cli')) {
+          process.stdout.write(`session ${id} ended\n`);
+        } else {
+          throw new CoreError('not_found', `no live session with id ${id}`);
+        }
+      });
+    });
+
+  return root;
+}
+
+async function main(): Promise<void> {
+  try {
+    await program().parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof UsageError || e instanceof CoreError || e instanceof DuplicateAccountError) {
+      process.stderr.write(`portcullis: ${e.message}\n`);
+      process.exitCode = e instanceof UsageError ? 2 : 1;
+      return;
+    }
+    process.stderr.write(`portcullis: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main();

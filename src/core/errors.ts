@@ -1,0 +1,34 @@
+/**
+ * The one catalogue of failures the core reports. Dialects map each code to their
+ * own status and body; the core never chooses a status code or a message text
+ * that a client sees.
+ */
+export const errorCodes = {
+  invalid_input: 'The request is malformed or a field is missing, mistyped or not allowed.',
+  unsupported_auth_type: 'The requested authentication type is not supported.',
+  invalid_credentials: 'The credentials were not accepted (unknown user, wrong password, disabled or locked account).',
+  forbidden: 'The user is authenticated but has no role that may use this interface or operation.',
+  invalid_session: 'The session token is missing, unknown, expired or revoked.',
+  csrf_mismatch: 'A state-changing request did not carry the session\'s CSRF token.',
+  not_found: 'The named resource does not exist.',
+  conflict: 'The resource already exists.',
+  identity_unavailable: 'The identity source could not answer (unreachable, too slow or not configured).',
+  internal: 'An unexpected internal error.',
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export class CoreError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string = errorCodes[code],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'CoreError';
+  }
+}
+
+export function isCoreError(e: unknown): e is CoreError {
+  return e instanceof CoreError;
+}

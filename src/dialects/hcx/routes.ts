@@ -1,0 +1,139 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { CoreError } from '../../core/errors.js';
+import type { LoginCommand } from '../../core/sessions.js';
+import type { Principal } from '../../ports/identity.js';
+import { basicCredentials, header, isUserActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
+import type { Dialect, DialectDeps } from '../types.js';
+import { head, hcxRenderer } from './envelope.js';
+
+const TOKEN_HEADER = 'x-hm-authorization';
+
+const loginBody = {
+  type: 'object',
+  required: ['username', 'password'],
+  additionalProperties: false,
+  properties: {
+    authType: { type: 'string' },
+    username: { type: 'string' },
+    password: { type: 'string' },
+  },
+} as const;
+
+interface LoginBody {
+  authType?: string;
+  username: string;
+  password: string;
+}
+
+/** VMware HCX Manager: `/api/admin/v1/sessions` (seed 000) and the older `/hybridity/api/sessions`. */
+export function hcxDialect(deps: DialectDeps): Dialect {
+  const { sessions, config, clock } = deps;
+  const renderer = hcxRenderer(() => clock.now());
+  const cfg = config.hcx;
+  const fail = (reply: FastifyReply, problem: Problem) => sendProblem(reply, renderer, problem);
+
+  function command(body: LoginBody): LoginCommand {
+    const authType = body.authType ?? 'local';
+    const provider = Object.hasOwn(cfg.authTypes, authType) ? cfg.authTypes[authType] : undefined;
+    if (provider === undefined) throw new CoreError('unsupported_auth_type', `Unsupported auth type: ${authType}`);
+    return { provider, username: body.username, password: body.password, requiredRoles: cfg.allowedRoles };
+  }
+
+  function userBody(p: Pick<Principal, 'username' | 'roles' | 'organizations' | 'enterprise'>, transactionId: string) {
+    return {
+      ...head(true, clock.now()),
+      data: {
+        user: {
+          enterprise: p.enterprise,
+          organization: p.organizations,
+          currentOrganization: p.organizations[0] ?? 'DEFAULT',
+          roles: p.roles,
+          username: p.username,
+          transactionId,
+        },
+        cloud: { name: cfg.cloud.name, type: cfg.cloud.type },
+        organizations: p.organizations.map((name) => ({
+          name,
+          id: Object.hasOwn(cfg.organizationIds, name) ? cfg.organizationIds[name]! : `${name.toLowerCase()}-org-id`,
+        })),
+      },
+    };
+  }
+
+  /** Logs in; on success sets the token header and returns the session's principal. */
+  async function login(req: FastifyRequest<{ Body: LoginBody }>, reply: FastifyReply) {
+    let result;
+    try {
+      result = await sessions.login(command(req.body), requestContext(req, 'hcx'));
+    } catch (e) {
+      // The seed has one answer for anything that breaks during a login.
+      if (e instanceof CoreError) throw e;
+      throw new CoreError('identity_unavailable', 'unexpected error during login', { cause: e });
+    }
+    if (result.kind === 'invalid_credentials') return void fail(reply, { code: 'invalid_credentials' });
+    if (result.kind === 'forbidden') return void fail(reply, { code: 'forbidden' });
+    reply.header(TOKEN_HEADER, result.token);
+    return result.session;
+  }
+
+  /**
+   * Who is calling a protected route: the session of `x-hm-authorization`, or the
+   * user of HTTP Basic credentials (checked each time; no session is made).
+   */
+  async function caller(req: FastifyRequest, reply: FastifyReply) {
+    const token = header(req, TOKEN_HEADER);
+    if (token !== undefined) {
+      const session = await sessions.authenticate(token, isUserActivity(req));
+      if (!session) return void fail(reply, { code: 'invalid_session' });
+      return { session, principal: session };
+    }
+    const basic = basicCredentials(req);
+    if (basic) {
+      const checked = await sessions.verifyCredentials(
+        { provider: cfg.authTypes.local ?? 'local', username: basic.username, password: basic.password, requiredRoles: cfg.allowedRoles },
+        requestContext(req, 'hcx'),
+      );
+      if (checked.kind === 'invalid_credentials') return void fail(reply, { code: 'invalid_credentials' });
+      if (checked.kind === 'forbidden') return void fail(reply, { code: 'forbidden' });
+      return { session: undefined, principal: checked.principal };
+    }
+    return void fail(reply, { code: 'invalid_session', detail: `Missing ${TOKEN_HEADER} header.` });
+  }
+
+  return {
+    ...renderer,
+    register(app: FastifyInstance) {
+      const route = { config: { dialect: 'hcx' } };
+
+      app.post<{ Body: LoginBody }>('/api/admin/v1/sessions', { ...route, schema: { body: loginBody } }, async (req, reply) => {
+        const s = await login(req, reply);
+        if (!s) return reply;
+        reply.header('auth_token_name', TOKEN_HEADER);
+        return reply.type('application/json').send(userBody(s, req.id));
+      });
+
+      app.get('/api/admin/v1/sessions', route, async (req, reply) => {
+        const who = await caller(req, reply);
+        if (!who) return reply;
+        return reply.type('application/json').send(userBody(who.principal, req.id));
+      });
+
+      app.delete('/api/admin/v1/sessions', route, async (req, reply) => {
+        const who = await caller(req, reply);
+        if (!who) return reply;
+        if (!who.session) {
+          return fail(reply, { code: 'invalid_input', detail: `Logout needs the ${TOKEN_HEADER} session token; HTTP Basic makes no session.` });
+        }
+        await sessions.logout(who.session, requestContext(req, 'hcx'));
+        return reply.type('application/json').send(head(true, clock.now()));
+      });
+
+      // The older login: 200 with an empty body, the token in the header.
+      app.post<{ Body: LoginBody }>('/hybridity/api/sessions', { ...route, schema: { body: loginBody } }, async (req, reply) => {
+        const s = await login(req, reply);
+        if (!s) return reply;
+        return reply.code(200).send();
+      });
+    },
+  };
+}

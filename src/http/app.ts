@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { isCoreError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Dialect, DialectDeps } from '../dialects/types.js';
+import { securityHeaders, sendProblem, type DialectRenderer, type Problem } from './common.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Which dialect's envelope this route's errors use. */
+    dialect?: string;
+  }
+}
+
+export interface AppOptions {
+  deps: DialectDeps;
+  dialects: Dialect[];
+  logger: Logger;
+  /** PEM key and certificate; absent = plain HTTP. */
+  tls?: { key: string; cert: string } | undefined;
+}
+
+interface AjvError {
+  keyword: string;
+  instancePath: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+
+/** Validation errors in words a client can act on, naming the field. */
+function describeValidation(errors: AjvError[], dataVar: string): string {
+  const e = errors[0];
+  if (!e) return `${dataVar} is not valid`;
+  const field = e.instancePath ? `"${e.instancePath.slice(1).replaceAll('/', '.')}"` : dataVar;
+  switch (e.keyword) {
+    case 'required':
+      return `missing required field "${String(e.params.missingProperty)}"`;
+    case 'additionalProperties':
+      return `unknown field "${String(e.params.additionalProperty)}"`;
+    case 'type':
+      return e.instancePath ? `field ${field} must be a ${String(e.params.type)}` : `${dataVar} must be a JSON ${String(e.params.type)}`;
+    default:
+      return `${field} ${e.message ?? 'is not valid'}`;
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+/** Builds the HTTP application (not listening). Tests drive it with `inject`. */
+export function buildApp(opts: AppOptions): FastifyInstance {
+  const { deps, dialects, logger } = opts;
+  const http = deps.config.http;
+  const fallback = dialects.find((d) => d.name === 'lxca') ?? dialects[dialects.length - 1];
+  if (!fallback) throw new Error('at least one dialect must be enabled');
+  const headers = securityHeaders(opts.tls !== undefined);
+  const byName = new Map(dialects.map((d) => [d.name, d]));
+  const dialectOfPath = (path: string): DialectRenderer => dialects.find((d) => d.name !== fallback.name && d.owns(path)) ?? fallback;
+  const dialectOf = (req: FastifyRequest): DialectRenderer => {
+    const name = req.routeOptions.config?.dialect;
+    return (name && byName.get(name)) || dialectOfPath(req.url);
+  };
+
+  const app = Fastify<Server>({
+    logger: false, // Fastify's per-request child loggers cost ~14 µs a request; we log what matters ourselves.
+    bodyLimit: http.bodyLimitBytes,
+    trustProxy: deps.config.trustProxy,
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    forceCloseConnections: true,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    schemaErrorFormatter: (errors, dataVar) => new Error(describeValidation(errors as AjvError[], dataVar)),
+    serverFactory: (handler) => {
+      const serverOptions = { maxHeaderSize: http.maxHeaderBytes, requestTimeout: http.requestTimeoutMs, headersTimeout: Math.min(http.requestTimeoutMs, 20000) };
+      const server: Server = opts.tls
+        ? createHttpsServer({ ...serverOptions, key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' }, handler)
+        : createHttpServer(serverOptions, handler);
+      return server;
+    },
+    clientErrorHandler: (error: Error, socket: Socket) => {
+      const err = error as NodeJS.ErrnoException & { rawPacket?: Buffer };
+      if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      const code = status === 431 ? 'header_too_large' : status === 408 ? 'timeout' : 'invalid_input';
+      const firstLine = err.rawPacket?.subarray(0, 2048).toString('latin1').split('\r\n', 1)[0] ?? '';
+      const path = firstLine.split(' ')[1] ?? '/';
+      const { body } = dialectOfPath(path).render({ code, status, detail: 'Malformed HTTP request.' }, undefined);
+      const json = JSON.stringify(body);
+      const head = [
+        `HTTP/1.1 ${status} ${STATUS_TEXT[status]}`,
+        'content-type: application/json; charset=utf-8',
+        `content-length: ${Buffer.byteLength(json)}`,
+        'connection: close',
+        ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+      ].join('\r\n');
+      socket.end(`${head}\r\n\r\n${json}`);
+    },
+  });
+
+  // Empty JSON bodies (a DELETE from a client that always sends Content-Type: application/json) are no body at all.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') return done(null, undefined);
+    json(req, body as string, done);
+  });
+
+  app.addHook('onRequest', (_req, reply, done) => {
+    reply.headers(headers);
+    done();
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.length > 200 ? `${req.url.slice(0, 200)}…` : req.url;
+    return sendProblem(reply, dialectOfPath(req.url), { code: 'no_route', detail: `${req.method} ${path}` });
+  });
+
+  app.setErrorHandler((error: FastifyError, req, reply) => {
+    const renderer = dialectOf(req);
+    let problem: Problem;
+    if (isCoreError(error)) {
+      problem = { code: error.code, detail: error.message };
+      if (error.code === 'identity_unavailable' || error.code === 'internal') {
+        logger.error({ event: 'request.error', reqId: req.id, code: error.code, err: error.message, cause: causeText(error.cause) }, 'request failed');
+      }
+    } else if (error.validation) {
+      problem = { code: 'invalid_input', detail: error.message };
+    } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      problem = { code: 'payload_too_large', detail: `The limit is ${http.bodyLimitBytes} bytes.` };
+    } else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      problem = { code: 'unsupported_media_type', detail: 'Use Content-Type: application/json.' };
+    } else if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      problem = { code: 'invalid_input', detail: `body is not valid JSON (${error.message})` };
+    } else if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      problem = { code: 'invalid_input', status: error.statusCode, detail: error.message };
+    } else {
+      logger.error({ event: 'request.error', reqId: req.id, err: error.message, stack: error.stack }, 'unexpected error');
+      problem = { code: 'internal' };
+    }
+    return sendProblem(reply, renderer, problem);
+  });
+
+  for (const d of dialects) d.register(app, deps);
+  return app;
+}
+
+function causeText(cause: unknown): string | undefined {
+  return cause === undefined ? undefined : cause instanceof Error ? cause.message : String(cause);
+}

@@ -1,0 +1,82 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ErrorCode } from '../core/errors.js';
+import type { RequestContext } from '../core/sessions.js';
+
+/** Failures the HTTP layer itself detects, before or beside the core. */
+export type TransportCode = 'no_route' | 'payload_too_large' | 'unsupported_media_type' | 'header_too_large' | 'timeout';
+export type ProblemCode = ErrorCode | TransportCode;
+
+/** A failure to render in a dialect's envelope. */
+export interface Problem {
+  code: ProblemCode;
+  /** Detail for the client; dialects with a fixed text for the code ignore it. */
+  detail?: string;
+  /** Overrides the status a dialect would choose for the code (framework errors carry their own). */
+  status?: number;
+}
+
+/** What each dialect provides to the shared error paths (framework errors, unknown routes, bad request heads). */
+export interface DialectRenderer {
+  readonly name: string;
+  /** Whether a request path belongs to this dialect. */
+  owns(path: string): boolean;
+  render(problem: Problem, req: { id: string } | undefined): { status: number; body: object; headers?: Record<string, string> };
+}
+
+/** Sent on every response, success or failure. */
+export function securityHeaders(tls: boolean): Record<string, string> {
+  return {
+    ...(tls && { 'strict-transport-security': 'max-age=31536000' }),
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+    'referrer-policy': 'no-referrer',
+    'cross-origin-resource-policy': 'same-origin',
+    'cache-control': 'no-store',
+  };
+}
+
+/** The client's address as a plain IP ("::ffff:10.0.0.1" is shown as "10.0.0.1"). */
+export function clientAddress(req: FastifyRequest): string {
+  const ip = req.ip ?? '';
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+export function requestContext(req: FastifyRequest, dialect: string): RequestContext {
+  return { requestId: req.id, clientAddress: clientAddress(req), dialect };
+}
+
+/** One header's value, or undefined when absent or sent more than once with different values. */
+export function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** `X-NOT-USER-INPUT: checkSession` marks automated polling that must not renew the idle timer. */
+export function isUserActivity(req: FastifyRequest): boolean {
+  const v = req.headers['x-not-user-input'];
+  return !(typeof v === 'string' && v.trim().toLowerCase() === 'checksession');
+}
+
+/** Parses `Authorization: Basic ...`. Returns undefined when the header is not Basic or is malformed. */
+export function basicCredentials(req: FastifyRequest): { username: string; password: string } | undefined {
+  const auth = header(req, 'authorization');
+  if (!auth || auth.length > 4096) return undefined;
+  const m = /^basic +([A-Za-z0-9+/]+=*) *$/i.exec(auth);
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/** ISO 8601 in UTC to the second, as XClarity shows times: 2019-01-25T15:56:44Z. */
+export function isoSeconds(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+export function sendProblem(reply: FastifyReply, renderer: DialectRenderer, problem: Problem): FastifyReply {
+  const { status, body, headers } = renderer.render(problem, reply.request);
+  if (headers) reply.headers(headers);
+  return reply.code(status).type('application/json; charset=utf-8').send(body);
+}

@@ -1,0 +1,67 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import type { Logger } from './core/logger.js';
+import { hcxDialect } from './dialects/hcx/routes.js';
+import { lxcaDialect } from './dialects/lxca/routes.js';
+import type { Dialect, DialectDeps } from './dialects/types.js';
+import { buildApp } from './http/app.js';
+import type { Portcullis } from './service.js';
+import { tlsMaterial } from './tls.js';
+
+export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
+  const list: Dialect[] = [];
+  if (config.hcx.enabled) list.push(hcxDialect(deps));
+  if (config.lxca.enabled) list.push(lxcaDialect(deps));
+  return list;
+}
+
+/** Assembles the HTTP app on a Portcullis core: the shared piece of `serve` and the tests. */
+export function createApp(p: Portcullis, logger: Logger, tls?: { key: string; cert: string }): FastifyInstance {
+  const deps: DialectDeps = { sessions: p.sessions, config: p.config, clock: p.clock, isAdministrator: p.isAdministrator };
+  return buildApp({ deps, dialects: enabledDialects(p.config, deps), logger, tls });
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts serving: TLS material, first admin, expiry sweeps, listening socket. */
+export async function startServer(p: Portcullis, logger: Logger, out: (line: string) => void): Promise<RunningServer> {
+  const { config } = p;
+  const tls = await tlsMaterial(config, logger);
+  const first = await p.accounts.ensureFirstAdmin();
+  if (first) {
+    out(
+      [
+        '',
+        'Portcullis created the first administrator account. This password is shown once and never stored in clear text:',
+        `    username: ${first.username}`,
+        `    password: ${first.password}`,
+        'It must be changed at first login (portcullis user passwd admin).',
+        '',
+      ].join('\n'),
+    );
+  }
+  await p.local.warmUp();
+  const app = createApp(p, logger, tls);
+  const sweep = setInterval(() => {
+    p.sessions.sweep().catch((e: unknown) => logger.warn({ event: 'session.sweep_failed', err: String(e) }, 'sweep failed'));
+  }, config.session.sweepIntervalSeconds * 1000);
+  sweep.unref();
+  await app.listen({ host: config.listen.host, port: config.listen.port });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+  logger.info({ event: 'server.listening', url, dataDir: config.dataDir, tls: Boolean(tls) }, 'portcullis is serving');
+  return {
+    app,
+    url,
+    async stop() {
+      clearInterval(sweep);
+      await app.close();
+    },
+  };
+}
