@@ -284,14 +284,13 @@ function isUniqueViolation(e: unknown): boolean {
 }
 
 function migrate(db: Database.Database): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > migrations.length) {
-    throw new Error(`database schema version ${current} is newer than this Portcullis understands (${migrations.length}); refusing to start`);
-  }
-  for (let v = current; v < migrations.length; v++) {
-    db.transaction(() => {
-      db.exec(migrations[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
+  // IMMEDIATE: two processes opening a new file at once (the service and the CLI) migrate it once.
+  db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > migrations.length) {
+      throw new Error(`database schema version ${current} is newer than this Portcullis understands (${migrations.length}); refusing to start`);
+    }
+    for (let v = current; v < migrations.length; v++) db.exec(migrations[v]!);
+    if (current < migrations.length) db.pragma(`user_version = ${migrations.length}`);
+  }).immediate();
 }

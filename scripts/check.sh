@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs everything (Debian packages for the real test servers, npm packages),
+# builds, and runs the whole test suite. Exits non-zero when any test fails.
+# This is what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+ensure_toolchain
+ensure_node_modules
+build
+exec bash scripts/test.sh

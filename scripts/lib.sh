@@ -1,0 +1,54 @@
+# Shared by start.sh and check.sh: installs what Portcullis needs to build, idempotently.
+# Runs non-interactively; as root it installs missing Debian packages itself.
+
+log() { printf '\033[1m[portcullis]\033[0m %s\n' "$*" >&2; }
+
+apt_updated=0
+# apt_install PKG...: installs the Debian packages that are not installed yet.
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing Debian packages: ${missing[*]} (run as root, or install them: apt-get install ${missing[*]})"
+    return 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  if [ "$apt_updated" -eq 0 ]; then
+    log "apt-get update"
+    apt-get update -qq >/dev/null
+    apt_updated=1
+  fi
+  log "installing ${missing[*]}"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Node 20+ is a precondition; a compiler toolchain is needed to build better-sqlite3 from source.
+ensure_toolchain() {
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$major" -lt 20 ]; then log "Node.js 20 or later is required (found: $(node --version 2>/dev/null || echo none))"; return 1; fi
+  if ! command -v make >/dev/null || ! command -v g++ >/dev/null || ! command -v python3 >/dev/null; then
+    apt_install build-essential python3
+  fi
+}
+
+# npm ci, skipped when node_modules already matches package-lock.json.
+ensure_node_modules() {
+  local want have
+  want=$(sha256sum package-lock.json package.json | sha256sum | cut -d' ' -f1)
+  have=$(cat node_modules/.portcullis-installed 2>/dev/null || true)
+  if [ "$want" != "$have" ]; then
+    log "npm ci (builds better-sqlite3 from source: about a minute)"
+    npm ci --no-audit --no-fund --loglevel=error
+    echo "$want" > node_modules/.portcullis-installed
+  fi
+}
+
+build() {
+  log "building"
+  npx tsc -p tsconfig.json
+  chmod +x dist/cli.js
+}
