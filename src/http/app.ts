@@ -101,7 +101,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   // Empty JSON bodies (a DELETE from a client that always sends Content-Type: application/json) are no body at all.
   const json = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     if (body === '') return done(null, undefined);
     json(req, body as string, done);

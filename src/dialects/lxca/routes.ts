@@ -2,6 +2,7 @@ import { parse as parseCookies, serialize as serializeCookie, type SerializeOpti
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionRecord } from '../../ports/store.js';
 import { sameString } from '../../core/tokens.js';
+import { hasRequiredRole } from '../../core/sessions.js';
 import { header, isoSeconds, isUserActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
 import { SUCCESS_BODY, SUCCESS_MESSAGE, lxcaRenderer } from './envelope.js';
@@ -44,6 +45,8 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
     const jar = cookies(req);
     const session = await sessions.authenticate(jar[cfg.sessionCookie], isUserActivity(req));
     if (!session) return void fail(reply, { code: 'invalid_session' });
+    // A session opened through another dialect may belong to a user XClarity's login would refuse.
+    if (!hasRequiredRole(session.roles, cfg.allowedRoles)) return void fail(reply, { code: 'forbidden' });
     if (opts.stateChanging) {
       const sent = header(req, 'x-csrf-token');
       if (sent === undefined || !sameString(sent, session.csrf)) return void fail(reply, { code: 'csrf_mismatch' });
