@@ -39,7 +39,7 @@ export const configSchema = z
       .object({
         /** Largest request body accepted, in bytes. */
         bodyLimitBytes: z.number().int().min(256).max(1048576).default(16384),
-        /** Largest request head (request line and headers), in bytes. */
+        /** Largest request head (request line and headers), in bytes; larger ones get 431 in the dialect's envelope. */
         maxHeaderBytes: z.number().int().min(1024).max(65536).default(16384),
         /** Time allowed to receive a whole request, in ms. */
         requestTimeoutMs: z.number().int().min(1000).max(600000).default(30000),
