@@ -31,6 +31,14 @@ export interface RunningServer {
 export async function startServer(p: Portcullis, logger: Logger, out: (line: string) => void): Promise<RunningServer> {
   const { config } = p;
   const tls = await tlsMaterial(config, logger);
+  await p.local.warmUp();
+  const app = createApp(p, logger, tls);
+  const sweep = setInterval(() => {
+    p.sessions.sweep().catch((e: unknown) => logger.warn({ event: 'session.sweep_failed', err: String(e) }, 'sweep failed'));
+  }, config.session.sweepIntervalSeconds * 1000);
+  sweep.unref();
+  await app.listen({ host: config.listen.host, port: config.listen.port });
+  // Only once the port is ours: a failed start must not swallow the one-time password.
   const first = await p.accounts.ensureFirstAdmin();
   if (first) {
     out(
@@ -44,13 +52,6 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
       ].join('\n'),
     );
   }
-  await p.local.warmUp();
-  const app = createApp(p, logger, tls);
-  const sweep = setInterval(() => {
-    p.sessions.sweep().catch((e: unknown) => logger.warn({ event: 'session.sweep_failed', err: String(e) }, 'sweep failed'));
-  }, config.session.sweepIntervalSeconds * 1000);
-  sweep.unref();
-  await app.listen({ host: config.listen.host, port: config.listen.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;

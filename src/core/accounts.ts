@@ -1,7 +1,7 @@
 import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/hasher.js';
 import type { Random } from '../ports/random.js';
-import type { Account, AccountStore, SessionStore } from '../ports/store.js';
+import { DuplicateAccountError, type Account, type AccountStore, type SessionStore } from '../ports/store.js';
 import { CoreError } from './errors.js';
 import { newPasswordProblem, normalizeUsername, usernameProblem } from './input.js';
 import type { Logger } from './logger.js';
@@ -133,7 +133,12 @@ export class AccountService {
   async ensureFirstAdmin(): Promise<{ username: string; password: string } | null> {
     if ((await this.d.accounts.countAccounts()) > 0) return null;
     const password = this.d.random.bytes(18).toString('base64url');
-    await this.create({ username: 'admin', password, roles: this.d.defaults.adminRoles, mustChangePassword: true });
+    try {
+      await this.create({ username: 'admin', password, roles: this.d.defaults.adminRoles, mustChangePassword: true });
+    } catch (e) {
+      if (e instanceof DuplicateAccountError) return null; // another process made it first
+      throw e;
+    }
     return { username: 'admin', password };
   }
 }

@@ -177,7 +177,8 @@ export class SessionService {
   /** Live sessions, all or one user's, oldest first. */
   async listSessions(filter?: { username?: string }): Promise<SessionRecord[]> {
     const now = this.d.clock.now();
-    return (await this.d.sessions.listSessions(filter)).filter((s) => !isExpired(s, now));
+    const f = filter?.username !== undefined ? { username: normalizeUsername(filter.username) } : undefined;
+    return (await this.d.sessions.listSessions(f)).filter((s) => !isExpired(s, now));
   }
 
   /** Ends a session by id. Returns false when there was no live session of that id. */

@@ -32,6 +32,7 @@ export interface AccountStore {
   /** Throws {@link DuplicateAccountError} when the username is taken (exact, case-sensitive match). */
   createAccount(account: NewAccount, now: number): Promise<Account>;
   getAccount(username: string): Promise<Account | null>;
+  /** Every account, sorted by username. */
   listAccounts(): Promise<Account[]>;
   /** Returns the updated account, or null when there is none of that name. */
   updateAccount(username: string, patch: AccountPatch, now: number): Promise<Account | null>;

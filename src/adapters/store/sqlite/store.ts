@@ -283,12 +283,17 @@ function isUniqueViolation(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
+/** The database was written by a newer Portcullis; starting would risk it. */
+export class SchemaVersionError extends Error {
+  override name = 'SchemaVersionError';
+}
+
 function migrate(db: Database.Database): void {
   // IMMEDIATE: two processes opening a new file at once (the service and the CLI) migrate it once.
   db.transaction(() => {
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current > migrations.length) {
-      throw new Error(`database schema version ${current} is newer than this Portcullis understands (${migrations.length}); refusing to start`);
+      throw new SchemaVersionError(`database schema version ${current} is newer than this Portcullis understands (${migrations.length}); refusing to start`);
     }
     for (let v = current; v < migrations.length; v++) db.exec(migrations[v]!);
     if (current < migrations.length) db.pragma(`user_version = ${migrations.length}`);

@@ -1,0 +1,151 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import { migrations } from '../../src/adapters/store/sqlite/migrations.js';
+import { SqliteStore } from '../../src/adapters/store/sqlite/store.js';
+import { tempDir } from '../helpers.js';
+import { runStoreContract } from './store.contract.js';
+
+runStoreContract('SqliteStore on a file', async () => {
+  const dir = tempDir('portcullis-contract-');
+  const path = join(dir.path, 'store.db');
+  // No flush timer: touches stay pending until a read, a sweep, flush() or close() needs them.
+  let store = new SqliteStore({ path, touchFlushMs: 0 });
+  return {
+    accounts: store,
+    sessions: store,
+    flush: () => store.flushTouches(),
+    reopen: async () => {
+      store.close();
+      store = new SqliteStore({ path, touchFlushMs: 0 });
+      return { accounts: store, sessions: store };
+    },
+    close: () => {
+      store.close();
+      dir.remove();
+    },
+  };
+});
+
+describe('SqliteStore on disk', () => {
+  const dir = tempDir('portcullis-sqlite-');
+  after(() => dir.remove());
+
+  it('creates the database file with mode 0600 (readable by its owner only)', () => {
+    const path = join(dir.path, 'mode', 'store.db');
+    const store = new SqliteStore({ path, touchFlushMs: 0 });
+    try {
+      assert.equal(statSync(path).mode & 0o777, 0o600);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('gives the write-ahead log the same 0600 mode as the database', async () => {
+    const path = join(dir.path, 'wal-mode', 'store.db');
+    const store = new SqliteStore({ path, touchFlushMs: 0 });
+    try {
+      await store.createAccount(
+        { username: 'alice', roles: [], organizations: [], enterprise: 'E', disabled: false, mustChangePassword: false, passwordHash: null },
+        1,
+      );
+      assert.ok(existsSync(`${path}-wal`), 'the -wal file exists while the store is open');
+      assert.equal(statSync(`${path}-wal`).mode & 0o777, 0o600);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('puts the database in WAL journal mode', () => {
+    const path = join(dir.path, 'wal', 'store.db');
+    const store = new SqliteStore({ path, touchFlushMs: 0 });
+    try {
+      assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
+    } finally {
+      store.close();
+    }
+    const raw = new Database(path, { readonly: true });
+    try {
+      assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal', 'the mode is persisted in the file');
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('sets the schema user_version to the number of migrations, and keeps data when opened again', async () => {
+    const path = join(dir.path, 'version', 'store.db');
+    const store = new SqliteStore({ path, touchFlushMs: 0 });
+    assert.equal(store.db.pragma('user_version', { simple: true }), migrations.length);
+    await store.createAccount(
+      { username: 'alice', roles: ['r'], organizations: ['o'], enterprise: 'E', disabled: false, mustChangePassword: false, passwordHash: null },
+      1,
+    );
+    store.close();
+    const again = new SqliteStore({ path, touchFlushMs: 0 });
+    try {
+      assert.equal(again.db.pragma('user_version', { simple: true }), migrations.length);
+      assert.equal(await again.countAccounts(), 1);
+    } finally {
+      again.close();
+    }
+  });
+
+  it('refuses to open a database whose schema version is newer than it knows, and leaves it untouched', () => {
+    const path = join(dir.path, 'newer', 'store.db');
+    new SqliteStore({ path, touchFlushMs: 0 }).close();
+    const raw = new Database(path);
+    raw.pragma(`user_version = ${migrations.length + 1}`);
+    raw.close();
+    assert.throws(() => new SqliteStore({ path, touchFlushMs: 0 }), /newer/);
+    const check = new Database(path, { readonly: true });
+    try {
+      assert.equal(check.pragma('user_version', { simple: true }), migrations.length + 1);
+    } finally {
+      check.close();
+    }
+  });
+
+  describe('write-behind of touches', () => {
+    const path = join(dir.path, 'flush', 'store.db');
+    let store: SqliteStore;
+    let reader: Database.Database;
+    before(() => {
+      store = new SqliteStore({ path, touchFlushMs: 20 });
+      reader = new Database(path, { readonly: true });
+    });
+    after(() => {
+      reader.close();
+      store.close();
+    });
+
+    it('writes a touch to the file within the flush interval, where another connection sees it', async () => {
+      const T = Date.UTC(2026, 0, 1);
+      await store.createSession({
+        id: 'flushed',
+        tokenHash: Buffer.alloc(32, 7),
+        csrf: 'c',
+        username: 'alice',
+        roles: [],
+        organizations: [],
+        enterprise: 'E',
+        mustChangePassword: false,
+        createdAt: T,
+        lastAccessedAt: T,
+        idleTimeoutMs: 60_000,
+        expiresAt: T + 3_600_000,
+        clientAddress: '127.0.0.1',
+        authSource: 'local',
+        authServer: '127.0.0.1',
+        dialect: 'hcx',
+      });
+      await store.touchSession('flushed', T + 5_000);
+      const read = () => reader.prepare('SELECT last_accessed_at FROM sessions WHERE id = ?').pluck().get('flushed');
+      const deadline = Date.now() + 2_000;
+      while (read() !== T + 5_000 && Date.now() < deadline) await sleep(10);
+      assert.equal(read(), T + 5_000);
+    });
+  });
+});

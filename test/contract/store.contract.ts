@@ -1,0 +1,555 @@
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  DuplicateAccountError,
+  type AccountStore,
+  type NewAccount,
+  type SessionRecord,
+  type SessionStore,
+} from '../../src/ports/store.js';
+
+/*
+ * The shared contract of the storage ports (src/ports/store.ts). Every adapter
+ * (SQLite, PostgreSQL, Redis) runs this suite unchanged; it uses nothing but the
+ * port interfaces and the two optional hooks below, and it tests exactly the rules
+ * written in the ports' doc comments.
+ */
+
+/** A store under test. `open()` must give an empty store each time. */
+export interface StoreUnderTest {
+  accounts: AccountStore;
+  sessions: SessionStore;
+  /** Writes whatever the adapter keeps behind (batched touches) to durable storage. */
+  flush?(): Promise<void> | void;
+  /** Closes the store and opens it again on the same durable data, as after a restart. */
+  reopen?(): Promise<{ accounts: AccountStore; sessions: SessionStore }>;
+  /** Releases the store as it is now (after a reopen, the reopened one) and whatever `open` created for it. */
+  close(): Promise<void> | void;
+}
+
+const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+function newAccount(username: string, over: Partial<NewAccount> = {}): NewAccount {
+  return {
+    username,
+    roles: ['System Administrator'],
+    organizations: ['DEFAULT'],
+    enterprise: 'HybridityAdmin',
+    disabled: false,
+    mustChangePassword: false,
+    passwordHash: '$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA',
+    ...over,
+  };
+}
+
+let serial = 0;
+
+/** A session as the core would make it: a fresh id and token hash, created at `createdAt`. */
+function newSession(over: Partial<SessionRecord> = {}): SessionRecord {
+  serial += 1;
+  const createdAt = over.createdAt ?? T0;
+  return {
+    id: `${randomBytes(12).toString('hex')}${String(serial).padStart(4, '0')}`,
+    tokenHash: createHash('sha256').update(randomBytes(32)).digest(),
+    csrf: randomBytes(32).toString('base64url'),
+    username: 'alice',
+    roles: ['System Administrator', 'Enterprise Administrator'],
+    organizations: ['DEFAULT'],
+    enterprise: 'HybridityAdmin',
+    mustChangePassword: false,
+    createdAt,
+    lastAccessedAt: createdAt,
+    idleTimeoutMs: 24 * MINUTE,
+    expiresAt: createdAt + 24 * HOUR,
+    clientAddress: '192.0.2.10',
+    authSource: 'local',
+    authServer: '127.0.0.1',
+    dialect: 'hcx',
+    ...over,
+  };
+}
+
+const ids = (list: SessionRecord[]) => list.map((s) => s.id);
+
+/**
+ * Registers the store contract suite for one adapter.
+ *
+ * @example
+ * runStoreContract('SqliteStore', async () => {
+ *   const store = new SqliteStore({ path: ':memory:' });
+ *   return { accounts: store, sessions: store, close: () => store.close() };
+ * });
+ */
+export function runStoreContract(name: string, open: () => Promise<StoreUnderTest>): void {
+  describe(`store contract: ${name}`, () => {
+    let sut: StoreUnderTest;
+    let accounts: AccountStore;
+    let sessions: SessionStore;
+
+    beforeEach(async () => {
+      sut = await open();
+      accounts = sut.accounts;
+      sessions = sut.sessions;
+    });
+
+    afterEach(async () => {
+      await sut.close();
+    });
+
+    /** Flushes and reopens when the adapter supports it; returns whether it did reopen. */
+    async function restart(): Promise<boolean> {
+      await sut.flush?.();
+      if (!sut.reopen) return false;
+      const again = await sut.reopen();
+      accounts = again.accounts;
+      sessions = again.sessions;
+      return true;
+    }
+
+    describe('accounts', () => {
+      it('creates an account and returns it with createdAt and updatedAt set to now', async () => {
+        const input = newAccount('alice');
+        const created = await accounts.createAccount(input, T0);
+        assert.deepEqual(created, { ...input, createdAt: T0, updatedAt: T0 });
+      });
+
+      it('reads a created account back with every field intact', async () => {
+        const input = newAccount('alice', {
+          roles: ['Auditor'],
+          organizations: ['ORG-A', 'ORG-B'],
+          enterprise: 'Acme',
+          disabled: true,
+          mustChangePassword: true,
+        });
+        await accounts.createAccount(input, T0);
+        assert.deepEqual(await accounts.getAccount('alice'), { ...input, createdAt: T0, updatedAt: T0 });
+      });
+
+      it('stores an account without a password hash as passwordHash null', async () => {
+        await accounts.createAccount(newAccount('nopass', { passwordHash: null }), T0);
+        assert.equal((await accounts.getAccount('nopass'))?.passwordHash, null);
+      });
+
+      it('returns null for an account that does not exist', async () => {
+        assert.equal(await accounts.getAccount('nobody'), null);
+      });
+
+      it('refuses a second account with the same username with DuplicateAccountError and keeps the first', async () => {
+        await accounts.createAccount(newAccount('alice', { enterprise: 'First' }), T0);
+        await assert.rejects(
+          accounts.createAccount(newAccount('alice', { enterprise: 'Second' }), T0 + SECOND),
+          (e: unknown) => e instanceof DuplicateAccountError && e.username === 'alice',
+        );
+        const kept = await accounts.getAccount('alice');
+        assert.equal(kept?.enterprise, 'First');
+        assert.equal(kept?.createdAt, T0);
+        assert.equal(await accounts.countAccounts(), 1);
+      });
+
+      it('treats usernames as exact and case-sensitive: "alice", "Alice" and "ALICE" are three accounts', async () => {
+        await accounts.createAccount(newAccount('alice', { enterprise: 'lower' }), T0);
+        await accounts.createAccount(newAccount('Alice', { enterprise: 'capital' }), T0);
+        await accounts.createAccount(newAccount('ALICE', { enterprise: 'upper' }), T0);
+        assert.equal(await accounts.countAccounts(), 3);
+        assert.equal((await accounts.getAccount('alice'))?.enterprise, 'lower');
+        assert.equal((await accounts.getAccount('Alice'))?.enterprise, 'capital');
+        assert.equal((await accounts.getAccount('ALICE'))?.enterprise, 'upper');
+        assert.equal(await accounts.getAccount('aLiCe'), null);
+      });
+
+      it('matches usernames exactly: no trimming of white space, no Unicode normalization', async () => {
+        const nfc = 'jos\u00e9';
+        const nfd = 'jose\u0301';
+        await accounts.createAccount(newAccount(nfc), T0);
+        assert.equal(await accounts.getAccount(`${nfc} `), null);
+        assert.equal(await accounts.getAccount(nfd), null);
+        await accounts.createAccount(newAccount(nfd, { enterprise: 'decomposed' }), T0);
+        assert.equal((await accounts.getAccount(nfd))?.enterprise, 'decomposed');
+        assert.equal((await accounts.getAccount(nfc))?.enterprise, 'HybridityAdmin');
+        assert.equal(await accounts.countAccounts(), 2);
+      });
+
+      it('lists no accounts in an empty store', async () => {
+        assert.deepEqual(await accounts.listAccounts(), []);
+      });
+
+      it('lists every account sorted by username, whatever the order of creation', async () => {
+        for (const u of ['carol', 'alice', 'dave', 'bob']) await accounts.createAccount(newAccount(u), T0);
+        const list = await accounts.listAccounts();
+        assert.deepEqual(
+          list.map((a) => a.username),
+          ['alice', 'bob', 'carol', 'dave'],
+        );
+        assert.deepEqual(list[0], { ...newAccount('alice'), createdAt: T0, updatedAt: T0 });
+      });
+
+      it('updates only the fields named in the patch, sets updatedAt to now and keeps createdAt', async () => {
+        const input = newAccount('alice', { roles: ['Auditor'], enterprise: 'Acme' });
+        await accounts.createAccount(input, T0);
+        const updated = await accounts.updateAccount('alice', { roles: ['Operator', 'Auditor'] }, T0 + MINUTE);
+        const expected = { ...input, roles: ['Operator', 'Auditor'], createdAt: T0, updatedAt: T0 + MINUTE };
+        assert.deepEqual(updated, expected);
+        assert.deepEqual(await accounts.getAccount('alice'), expected);
+      });
+
+      it('treats a field absent from the patch (or undefined) as unchanged and an explicit null passwordHash as cleared', async () => {
+        const input = newAccount('alice');
+        await accounts.createAccount(input, T0);
+        const kept = await accounts.updateAccount('alice', { passwordHash: undefined, enterprise: 'Acme' }, T0 + 1);
+        assert.equal(kept?.passwordHash, input.passwordHash);
+        const cleared = await accounts.updateAccount('alice', { passwordHash: null }, T0 + 2);
+        assert.equal(cleared?.passwordHash, null);
+        assert.equal(cleared?.enterprise, 'Acme');
+        assert.equal((await accounts.getAccount('alice'))?.passwordHash, null);
+      });
+
+      it('updates every patchable field at once, booleans in both directions', async () => {
+        await accounts.createAccount(newAccount('alice', { disabled: false, mustChangePassword: true }), T0);
+        const patch = {
+          roles: [],
+          organizations: ['ORG-X'],
+          enterprise: 'Other',
+          disabled: true,
+          mustChangePassword: false,
+          passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdG5ld3NhbHQ$bmV3aGFzaG5ld2hhc2huZXdoYXNobmV3aGFzaA',
+        };
+        const updated = await accounts.updateAccount('alice', patch, T0 + HOUR);
+        const expected = { username: 'alice', ...patch, createdAt: T0, updatedAt: T0 + HOUR };
+        assert.deepEqual(updated, expected);
+        assert.deepEqual(await accounts.getAccount('alice'), expected);
+        const back = await accounts.updateAccount('alice', { disabled: false, mustChangePassword: true }, T0 + 2 * HOUR);
+        assert.equal(back?.disabled, false);
+        assert.equal(back?.mustChangePassword, true);
+      });
+
+      it('sets updatedAt even for an empty patch', async () => {
+        await accounts.createAccount(newAccount('alice'), T0);
+        const updated = await accounts.updateAccount('alice', {}, T0 + 5 * SECOND);
+        assert.deepEqual(updated, { ...newAccount('alice'), createdAt: T0, updatedAt: T0 + 5 * SECOND });
+      });
+
+      it('returns null when updating an account that does not exist, and creates none', async () => {
+        await accounts.createAccount(newAccount('alice'), T0);
+        assert.equal(await accounts.updateAccount('bob', { disabled: true }, T0 + 1), null);
+        assert.equal(await accounts.updateAccount('Alice', { disabled: true }, T0 + 1), null);
+        assert.equal(await accounts.getAccount('bob'), null);
+        assert.equal((await accounts.getAccount('alice'))?.disabled, false);
+        assert.equal(await accounts.countAccounts(), 1);
+      });
+
+      it('updates only the named account', async () => {
+        await accounts.createAccount(newAccount('alice'), T0);
+        await accounts.createAccount(newAccount('bob'), T0);
+        await accounts.updateAccount('alice', { disabled: true }, T0 + 1);
+        assert.deepEqual(await accounts.getAccount('bob'), { ...newAccount('bob'), createdAt: T0, updatedAt: T0 });
+      });
+
+      it('deletes an account, returning true, and false when there was none', async () => {
+        await accounts.createAccount(newAccount('alice'), T0);
+        await accounts.createAccount(newAccount('bob'), T0);
+        assert.equal(await accounts.deleteAccount('alice'), true);
+        assert.equal(await accounts.getAccount('alice'), null);
+        assert.equal(await accounts.deleteAccount('alice'), false);
+        assert.equal(await accounts.deleteAccount('nobody'), false);
+        assert.deepEqual((await accounts.listAccounts()).map((a) => a.username), ['bob']);
+      });
+
+      it('lets a deleted username be created again', async () => {
+        await accounts.createAccount(newAccount('alice', { enterprise: 'old' }), T0);
+        await accounts.deleteAccount('alice');
+        const again = await accounts.createAccount(newAccount('alice', { enterprise: 'new' }), T0 + HOUR);
+        assert.equal(again.createdAt, T0 + HOUR);
+        assert.equal((await accounts.getAccount('alice'))?.enterprise, 'new');
+      });
+
+      it('counts accounts as they are created and deleted', async () => {
+        assert.equal(await accounts.countAccounts(), 0);
+        await accounts.createAccount(newAccount('alice'), T0);
+        await accounts.createAccount(newAccount('bob'), T0);
+        assert.equal(await accounts.countAccounts(), 2);
+        await accounts.deleteAccount('bob');
+        assert.equal(await accounts.countAccounts(), 1);
+      });
+
+      it('round-trips roles and organizations in order, including unicode, punctuation and empty lists', async () => {
+        const roles = ['Système Administrator', '管理者', 'Ops 🚀', 'a "quoted", comma-separated \\ role', 'Operator'];
+        const organizations = ['Zürich', 'ORG,1', 'Άλφα'];
+        await accounts.createAccount(newAccount('ünïcødé-用户', { roles, organizations, enterprise: 'Ünternehmen' }), T0);
+        const got = await accounts.getAccount('ünïcødé-用户');
+        assert.deepEqual(got?.roles, roles);
+        assert.deepEqual(got?.organizations, organizations);
+        assert.equal(got?.enterprise, 'Ünternehmen');
+        await accounts.createAccount(newAccount('empty', { roles: [], organizations: [] }), T0);
+        const empty = await accounts.getAccount('empty');
+        assert.deepEqual(empty?.roles, []);
+        assert.deepEqual(empty?.organizations, []);
+      });
+
+      it('keeps accounts across a restart', async (t) => {
+        await accounts.createAccount(newAccount('alice', { roles: ['Auditor', '管理者'] }), T0);
+        if (!(await restart())) return void t.skip('adapter has no reopen hook');
+        assert.deepEqual(await accounts.getAccount('alice'), { ...newAccount('alice', { roles: ['Auditor', '管理者'] }), createdAt: T0, updatedAt: T0 });
+      });
+    });
+
+    describe('sessions', () => {
+      it('creates a session and finds it by the hash of its token with every field intact', async () => {
+        const s = newSession({ mustChangePassword: true, dialect: 'lxca', clientAddress: '2001:db8::1', authSource: 'ldap', authServer: '10.0.0.5' });
+        await sessions.createSession(s);
+        assert.deepEqual(await sessions.findSessionByTokenHash(Buffer.from(s.tokenHash)), s);
+      });
+
+      it('returns null for a token hash it does not know, even one differing in the last byte only', async () => {
+        const s = newSession();
+        await sessions.createSession(s);
+        const other = Buffer.from(s.tokenHash);
+        other[31] = other[31]! ^ 1;
+        assert.equal(await sessions.findSessionByTokenHash(other), null);
+        assert.equal(await sessions.findSessionByTokenHash(createHash('sha256').update('unknown').digest()), null);
+      });
+
+      it('round-trips tokenHash as a 32-byte Buffer, whatever bytes it holds', async () => {
+        const awkward = [
+          Buffer.alloc(32, 0x00),
+          Buffer.alloc(32, 0xff),
+          Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 37 + 0x80) & 0xff)),
+        ];
+        for (const tokenHash of awkward) {
+          const s = newSession({ tokenHash });
+          await sessions.createSession(s);
+          for (const got of [await sessions.findSessionByTokenHash(Buffer.from(tokenHash)), await sessions.getSession(s.id)]) {
+            assert.ok(got, 'the session is found');
+            assert.ok(Buffer.isBuffer(got.tokenHash), 'tokenHash is a Buffer');
+            assert.equal(got.tokenHash.length, 32);
+            assert.ok(got.tokenHash.equals(tokenHash), `tokenHash ${got.tokenHash.toString('hex')} equals ${tokenHash.toString('hex')}`);
+          }
+        }
+      });
+
+      it('gets a session by id, and null for an unknown id', async () => {
+        const s = newSession();
+        await sessions.createSession(s);
+        assert.deepEqual(await sessions.getSession(s.id), s);
+        assert.equal(await sessions.getSession('no-such-session'), null);
+      });
+
+      it('round-trips roles and organizations of a session in order, including unicode and empty lists', async () => {
+        const a = newSession({ roles: ['Système Administrator', '管理者', 'Ops 🚀', 'x,"y"\\z'], organizations: ['Zürich', 'Άλφα'], username: 'jos\u00e9' });
+        const b = newSession({ roles: [], organizations: [] });
+        await sessions.createSession(a);
+        await sessions.createSession(b);
+        assert.deepEqual(await sessions.getSession(a.id), a);
+        assert.deepEqual(await sessions.getSession(b.id), b);
+      });
+
+      it('lists no sessions in an empty store', async () => {
+        assert.deepEqual(await sessions.listSessions(), []);
+        assert.deepEqual(await sessions.listSessions({ username: 'alice' }), []);
+      });
+
+      it('lists all sessions oldest first, whatever the order of creation', async () => {
+        // Ids sort opposite to age, so an order by id cannot pass for oldest first.
+        const third = newSession({ id: 'session-b', createdAt: T0 + 3 * MINUTE, username: 'bob' });
+        const first = newSession({ id: 'session-d', createdAt: T0 + 1 * MINUTE, username: 'alice' });
+        const fourth = newSession({ id: 'session-a', createdAt: T0 + 4 * MINUTE, username: 'alice' });
+        const second = newSession({ id: 'session-c', createdAt: T0 + 2 * MINUTE, username: 'carol' });
+        for (const s of [third, first, fourth, second]) await sessions.createSession(s);
+        const list = await sessions.listSessions();
+        assert.deepEqual(ids(list), ids([first, second, third, fourth]));
+        assert.deepEqual(list[0], first);
+        assert.deepEqual(ids(await sessions.listSessions({})), ids([first, second, third, fourth]));
+      });
+
+      it("lists one user's sessions oldest first and no one else's", async () => {
+        const late = newSession({ id: 'session-a', createdAt: T0 + 2 * HOUR, username: 'alice' });
+        const other = newSession({ id: 'session-b', createdAt: T0 + 1 * HOUR, username: 'bob' });
+        const early = newSession({ id: 'session-c', createdAt: T0, username: 'alice' });
+        const capital = newSession({ id: 'session-d', createdAt: T0 + 3 * HOUR, username: 'Alice' });
+        for (const s of [late, other, early, capital]) await sessions.createSession(s);
+        assert.deepEqual(ids(await sessions.listSessions({ username: 'alice' })), ids([early, late]));
+        assert.deepEqual(ids(await sessions.listSessions({ username: 'bob' })), ids([other]));
+        assert.deepEqual(ids(await sessions.listSessions({ username: 'Alice' })), ids([capital]));
+        assert.deepEqual(await sessions.listSessions({ username: 'nobody' }), []);
+      });
+
+      it('deletes a session by id, returning true, and false when there was none', async () => {
+        const s = newSession();
+        const keep = newSession();
+        await sessions.createSession(s);
+        await sessions.createSession(keep);
+        assert.equal(await sessions.deleteSession(s.id), true);
+        assert.equal(await sessions.getSession(s.id), null);
+        assert.equal(await sessions.findSessionByTokenHash(s.tokenHash), null);
+        assert.deepEqual(ids(await sessions.listSessions()), [keep.id]);
+        assert.equal(await sessions.deleteSession(s.id), false);
+        assert.equal(await sessions.deleteSession('no-such-session'), false);
+      });
+
+      it("deletes every session of a user and returns how many, leaving other users' sessions untouched", async () => {
+        const a1 = newSession({ username: 'alice', createdAt: T0 });
+        const a2 = newSession({ username: 'alice', createdAt: T0 + 1 });
+        const a3 = newSession({ username: 'alice', createdAt: T0 + 2 });
+        const b1 = newSession({ username: 'bob', createdAt: T0 + 3 });
+        const c1 = newSession({ username: 'Alice', createdAt: T0 + 4 });
+        for (const s of [a1, a2, a3, b1, c1]) await sessions.createSession(s);
+        assert.equal(await sessions.deleteSessionsOfUser('alice'), 3);
+        for (const s of [a1, a2, a3]) {
+          assert.equal(await sessions.getSession(s.id), null);
+          assert.equal(await sessions.findSessionByTokenHash(s.tokenHash), null);
+        }
+        assert.deepEqual(await sessions.listSessions({ username: 'alice' }), []);
+        assert.deepEqual(await sessions.getSession(b1.id), b1);
+        assert.deepEqual(await sessions.getSession(c1.id), c1);
+        assert.deepEqual(ids(await sessions.listSessions()), ids([b1, c1]));
+        assert.equal(await sessions.deleteSessionsOfUser('alice'), 0);
+        assert.equal(await sessions.deleteSessionsOfUser('nobody'), 0);
+      });
+
+      it('keeps a created session across a restart (createSession commits durably)', async (t) => {
+        const s = newSession();
+        await sessions.createSession(s);
+        if (!(await restart())) return void t.skip('adapter has no reopen hook');
+        assert.deepEqual(await sessions.findSessionByTokenHash(s.tokenHash), s);
+      });
+
+      describe('touchSession', () => {
+        it('is visible at once to findSessionByTokenHash, getSession and listSessions', async () => {
+          const s = newSession();
+          await sessions.createSession(s);
+          await sessions.touchSession(s.id, T0 + 5 * MINUTE);
+          assert.equal((await sessions.findSessionByTokenHash(s.tokenHash))?.lastAccessedAt, T0 + 5 * MINUTE);
+          assert.equal((await sessions.getSession(s.id))?.lastAccessedAt, T0 + 5 * MINUTE);
+          assert.equal((await sessions.listSessions())[0]?.lastAccessedAt, T0 + 5 * MINUTE);
+          assert.equal((await sessions.listSessions({ username: s.username }))[0]?.lastAccessedAt, T0 + 5 * MINUTE);
+        });
+
+        it('changes nothing but lastAccessedAt, and only of the touched session', async () => {
+          const s = newSession();
+          const other = newSession();
+          await sessions.createSession(s);
+          await sessions.createSession(other);
+          await sessions.touchSession(s.id, T0 + MINUTE);
+          assert.deepEqual(await sessions.getSession(s.id), { ...s, lastAccessedAt: T0 + MINUTE });
+          assert.deepEqual(await sessions.getSession(other.id), other);
+        });
+
+        it('never moves lastAccessedAt backwards, before or after a flush', async () => {
+          const s = newSession({ createdAt: T0, lastAccessedAt: T0 + MINUTE });
+          await sessions.createSession(s);
+          await sessions.touchSession(s.id, T0 + 30 * SECOND);
+          assert.equal((await sessions.getSession(s.id))?.lastAccessedAt, T0 + MINUTE, 'a touch older than the stored value');
+          await sessions.touchSession(s.id, T0 + 10 * MINUTE);
+          await sessions.touchSession(s.id, T0 + 5 * MINUTE);
+          assert.equal((await sessions.getSession(s.id))?.lastAccessedAt, T0 + 10 * MINUTE, 'a late-arriving older touch');
+          await sut.flush?.();
+          assert.equal((await sessions.getSession(s.id))?.lastAccessedAt, T0 + 10 * MINUTE, 'after a flush');
+          await sessions.touchSession(s.id, T0 + 2 * MINUTE);
+          await sut.flush?.();
+          assert.equal((await sessions.findSessionByTokenHash(s.tokenHash))?.lastAccessedAt, T0 + 10 * MINUTE, 'an older touch flushed after a newer one');
+        });
+
+        it('survives a flush and a restart', async (t) => {
+          const s = newSession();
+          await sessions.createSession(s);
+          await sessions.touchSession(s.id, T0 + 7 * MINUTE);
+          await sessions.touchSession(s.id, T0 + 3 * MINUTE);
+          if (!(await restart())) return void t.skip('adapter has no reopen hook');
+          assert.deepEqual(await sessions.getSession(s.id), { ...s, lastAccessedAt: T0 + 7 * MINUTE });
+          assert.equal((await sessions.findSessionByTokenHash(s.tokenHash))?.lastAccessedAt, T0 + 7 * MINUTE);
+        });
+
+        it('does not bring back a session deleted after it was touched, nor create one for an unknown id', async () => {
+          const s = newSession();
+          await sessions.createSession(s);
+          await sessions.touchSession(s.id, T0 + MINUTE);
+          assert.equal(await sessions.deleteSession(s.id), true);
+          await sessions.touchSession('no-such-session', T0 + MINUTE);
+          await sut.flush?.();
+          assert.equal(await sessions.getSession(s.id), null);
+          assert.equal(await sessions.findSessionByTokenHash(s.tokenHash), null);
+          assert.equal(await sessions.getSession('no-such-session'), null);
+          assert.deepEqual(await sessions.listSessions(), []);
+          assert.deepEqual(await sessions.deleteExpiredSessions(T0 + 365 * 24 * HOUR), []);
+        });
+
+        it("does not bring back sessions ended by deleteSessionsOfUser after they were touched", async () => {
+          const s = newSession({ username: 'alice' });
+          await sessions.createSession(s);
+          await sessions.touchSession(s.id, T0 + MINUTE);
+          assert.equal(await sessions.deleteSessionsOfUser('alice'), 1);
+          await sut.flush?.();
+          assert.equal(await sessions.getSession(s.id), null);
+          assert.deepEqual(await sessions.listSessions(), []);
+        });
+      });
+
+      describe('deleteExpiredSessions', () => {
+        it('keeps a session 1 ms before its absolute expiry and deletes it exactly at expiresAt', async () => {
+          const s = newSession({ idleTimeoutMs: 0, expiresAt: T0 + HOUR });
+          await sessions.createSession(s);
+          assert.deepEqual(await sessions.deleteExpiredSessions(T0 + HOUR - 1), []);
+          assert.deepEqual(await sessions.getSession(s.id), s);
+          assert.deepEqual(await sessions.deleteExpiredSessions(T0 + HOUR), [s]);
+          assert.equal(await sessions.getSession(s.id), null);
+        });
+
+        it('deletes a session whose absolute expiry has passed even though it was just used', async () => {
+          const s = newSession({ idleTimeoutMs: 10 * MINUTE, expiresAt: T0 + HOUR });
+          await sessions.createSession(s);
+          await sessions.touchSession(s.id, T0 + HOUR - SECOND);
+          const gone = await sessions.deleteExpiredSessions(T0 + HOUR);
+          assert.deepEqual(ids(gone), [s.id]);
+        });
+
+        it('keeps a session 1 ms before lastAccessedAt + idleTimeoutMs and deletes it exactly then', async () => {
+          const s = newSession({ createdAt: T0, lastAccessedAt: T0 + MINUTE, idleTimeoutMs: 10 * MINUTE, expiresAt: T0 + 24 * HOUR });
+          await sessions.createSession(s);
+          assert.deepEqual(await sessions.deleteExpiredSessions(T0 + 11 * MINUTE - 1), []);
+          assert.deepEqual(await sessions.getSession(s.id), s);
+          assert.deepEqual(await sessions.deleteExpiredSessions(T0 + 11 * MINUTE), [s]);
+          assert.equal(await sessions.findSessionByTokenHash(s.tokenHash), null);
+        });
+
+        it('never idle-expires a session whose idleTimeoutMs is 0', async () => {
+          const s = newSession({ idleTimeoutMs: 0, expiresAt: T0 + 1000 * HOUR });
+          await sessions.createSession(s);
+          assert.deepEqual(await sessions.deleteExpiredSessions(T0 + 1000 * HOUR - 1), []);
+          assert.deepEqual(await sessions.getSession(s.id), s);
+        });
+
+        it('returns the deleted records in full and leaves live sessions alone', async () => {
+          const idle = newSession({ username: 'alice', idleTimeoutMs: 5 * MINUTE, expiresAt: T0 + HOUR, roles: ['Auditor', '管理者'] });
+          const old = newSession({ username: 'bob', idleTimeoutMs: 0, expiresAt: T0 + 10 * MINUTE });
+          const live = newSession({ username: 'alice', createdAt: T0 + 9 * MINUTE, idleTimeoutMs: 5 * MINUTE, expiresAt: T0 + HOUR });
+          for (const s of [idle, old, live]) await sessions.createSession(s);
+          const gone = await sessions.deleteExpiredSessions(T0 + 10 * MINUTE);
+          const byId = (a: SessionRecord, b: SessionRecord) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+          assert.deepEqual([...gone].sort(byId), [idle, old].sort(byId));
+          assert.deepEqual(ids(await sessions.listSessions()), [live.id]);
+          assert.deepEqual(await sessions.getSession(live.id), live);
+          assert.deepEqual(await sessions.deleteExpiredSessions(T0 + 10 * MINUTE), [], 'a second sweep at the same time deletes nothing more');
+        });
+
+        it('keeps alive a session whose touch is still pending, and reports the touched time once it expires', async () => {
+          const s = newSession({ idleTimeoutMs: 10 * MINUTE, expiresAt: T0 + 24 * HOUR });
+          await sessions.createSession(s);
+          await sessions.touchSession(s.id, T0 + 6 * MINUTE);
+          assert.deepEqual(await sessions.deleteExpiredSessions(T0 + 10 * MINUTE), []);
+          assert.deepEqual(await sessions.deleteExpiredSessions(T0 + 16 * MINUTE - 1), []);
+          assert.equal((await sessions.getSession(s.id))?.lastAccessedAt, T0 + 6 * MINUTE);
+          assert.deepEqual(await sessions.deleteExpiredSessions(T0 + 16 * MINUTE), [{ ...s, lastAccessedAt: T0 + 6 * MINUTE }]);
+        });
+
+        it('returns an empty list when nothing has expired', async () => {
+          await sessions.createSession(newSession());
+          assert.deepEqual(await sessions.deleteExpiredSessions(T0), []);
+          assert.equal((await sessions.listSessions()).length, 1);
+        });
+      });
+    });
+  });
+}
