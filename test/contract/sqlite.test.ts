@@ -149,3 +149,73 @@ describe('SqliteStore on disk', () => {
     });
   });
 });
+
+describe('SqliteStore hot sessions', () => {
+  const dir = tempDir();
+  const path = join(dir.path, 'hot.db');
+  after(() => dir.remove());
+
+  function session(id: string, hashByte: number) {
+    const now = Date.now();
+    return {
+      id,
+      tokenHash: Buffer.alloc(32, hashByte),
+      csrf: 'c',
+      username: 'u',
+      roles: ['r'],
+      organizations: ['DEFAULT'],
+      enterprise: 'E',
+      mustChangePassword: false,
+      createdAt: now,
+      lastAccessedAt: now,
+      idleTimeoutMs: 60_000,
+      expiresAt: now + 3_600_000,
+      clientAddress: '127.0.0.1',
+      authSource: 'local',
+      authServer: '127.0.0.1',
+      dialect: 'hcx',
+    };
+  }
+
+  it('forgets a hot session that another process deleted, at its next coherence check', async () => {
+    const service = new SqliteStore({ path, touchFlushMs: 0, coherenceMs: 60_000 });
+    const cli = new SqliteStore({ path, touchFlushMs: 0, hotSessions: 0 });
+    try {
+      await service.createSession(session('s-hot-1', 7));
+      assert.ok(await service.findSessionByTokenHash(Buffer.alloc(32, 7)), 'hot before');
+      assert.equal(await cli.deleteSession('s-hot-1'), true);
+      assert.ok(await service.findSessionByTokenHash(Buffer.alloc(32, 7)), 'still hot until the check (the documented bound)');
+      service.checkCoherence();
+      assert.equal(await service.findSessionByTokenHash(Buffer.alloc(32, 7)), null, 'gone after the check');
+    } finally {
+      service.close();
+      cli.close();
+    }
+  });
+
+  it('with coherenceMs 0, sees another process\'s delete at the very next lookup', async () => {
+    const service = new SqliteStore({ path, touchFlushMs: 0, coherenceMs: 0 });
+    const cli = new SqliteStore({ path, touchFlushMs: 0, hotSessions: 0 });
+    try {
+      await service.createSession(session('s-hot-2', 8));
+      assert.ok(await service.findSessionByTokenHash(Buffer.alloc(32, 8)));
+      await cli.deleteSessionsOfUser('u');
+      assert.equal(await service.findSessionByTokenHash(Buffer.alloc(32, 8)), null);
+    } finally {
+      service.close();
+      cli.close();
+    }
+  });
+
+  it('keeps at most hotSessions in memory and still finds evicted ones in the file', async () => {
+    const store = new SqliteStore({ path, touchFlushMs: 0, hotSessions: 2 });
+    try {
+      for (let i = 0; i < 5; i++) await store.createSession(session(`s-evict-${i}`, 20 + i));
+      for (let i = 0; i < 5; i++) assert.equal((await store.findSessionByTokenHash(Buffer.alloc(32, 20 + i)))?.id, `s-evict-${i}`);
+      await store.touchSession('s-evict-4', Date.now() + 5000);
+      assert.equal((await store.getSession('s-evict-4'))?.lastAccessedAt, (await store.findSessionByTokenHash(Buffer.alloc(32, 24)))?.lastAccessedAt);
+    } finally {
+      store.close();
+    }
+  });
+});

@@ -19,6 +19,13 @@ export interface SqliteStoreOptions {
   touchFlushMs?: number;
   /** Page cache in MiB; default 64. Random lookups over many sessions need it. */
   cacheMiB?: number;
+  /** Sessions kept in memory for checks; default 50 000 (about 1 KiB each). 0 = none. */
+  hotSessions?: number;
+  /**
+   * How often to look whether another process (the CLI, a second service) wrote the
+   * file, which empties the in-memory sessions; default 100 ms. 0 = before every lookup.
+   */
+  coherenceMs?: number;
 }
 
 type Row = Record<string, unknown>;
@@ -41,12 +48,25 @@ const PATCH_TO_COLUMN: Record<keyof AccountPatch, (typeof ACCOUNT_COLUMNS)[numbe
  * one transaction every `touchFlushMs` (default 1 s), so a session check is never
  * a synchronous disk write. After a crash, a session's lastAccessedAt may be up
  * to that interval old, which can only make it expire earlier, never later.
+ *
+ * Checks read hot sessions from memory (bounded, oldest evicted first). Sessions are
+ * immutable but for lastAccessedAt, which this store itself tracks, so the only way
+ * a hot entry goes stale is a write by another connection: `PRAGMA data_version`
+ * tells, and is looked at every `coherenceMs` (100 ms), so a revocation made with
+ * the CLI takes effect here within that time.
  */
 export class SqliteStore implements AccountStore, SessionStore {
   readonly db: Database.Database;
   private readonly pendingTouches = new Map<string, number>();
   private readonly flushTimer: NodeJS.Timeout | undefined;
+  private readonly coherenceTimer: NodeJS.Timeout | undefined;
   private readonly q;
+  /** Hot sessions by token hash (latin1 string of the 32 bytes), and the key of each id. */
+  private readonly hot = new Map<string, SessionRecord>();
+  private readonly hotKeyOfId = new Map<string, string>();
+  private readonly hotMax: number;
+  private readonly checkEveryLookup: boolean;
+  private dataVersion: number;
 
   constructor(opts: SqliteStoreOptions) {
     if (opts.path !== ':memory:') {
@@ -80,6 +100,7 @@ export class SqliteStore implements AccountStore, SessionStore {
            @created_at, @last_accessed_at, @idle_timeout_ms, @expires_at, @client_address, @auth_source, @auth_server, @dialect)`,
       ),
       sessionByHash: db.prepare('SELECT * FROM sessions WHERE token_hash = ?'),
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
       sessionById: db.prepare('SELECT * FROM sessions WHERE id = ?'),
       listSessions: db.prepare('SELECT * FROM sessions ORDER BY created_at, id'),
       listUserSessions: db.prepare('SELECT * FROM sessions WHERE username = ? ORDER BY created_at, id'),
@@ -91,6 +112,15 @@ export class SqliteStore implements AccountStore, SessionStore {
            OR (idle_timeout_ms > 0 AND last_accessed_at + idle_timeout_ms <= @now) RETURNING *`,
       ),
     };
+
+    this.hotMax = opts.hotSessions ?? 50_000;
+    this.dataVersion = this.q.dataVersion.get() as number;
+    const coherenceMs = opts.coherenceMs ?? 100;
+    this.checkEveryLookup = coherenceMs === 0;
+    if (coherenceMs > 0 && this.hotMax > 0) {
+      this.coherenceTimer = setInterval(() => this.checkCoherence(), coherenceMs);
+      this.coherenceTimer.unref();
+    }
 
     const flushMs = opts.touchFlushMs ?? 1000;
     if (flushMs > 0) {
@@ -173,11 +203,19 @@ export class SqliteStore implements AccountStore, SessionStore {
       auth_server: s.authServer,
       dialect: s.dialect,
     });
+    this.remember(s.tokenHash.toString('latin1'), { ...s });
   }
 
   async findSessionByTokenHash(tokenHash: Buffer): Promise<SessionRecord | null> {
+    if (this.checkEveryLookup) this.checkCoherence();
+    const key = tokenHash.toString('latin1');
+    const hit = this.hot.get(key);
+    if (hit) return hit;
     const row = this.q.sessionByHash.get(tokenHash) as Row | undefined;
-    return row ? this.toSession(row) : null;
+    if (!row) return null;
+    const s = this.toSession(row);
+    this.remember(key, s);
+    return s;
   }
 
   async getSession(id: string): Promise<SessionRecord | null> {
@@ -193,23 +231,59 @@ export class SqliteStore implements AccountStore, SessionStore {
   async touchSession(id: string, at: number): Promise<void> {
     const prev = this.pendingTouches.get(id);
     if (prev === undefined || at > prev) this.pendingTouches.set(id, at);
+    const key = this.hotKeyOfId.get(id);
+    const hot = key === undefined ? undefined : this.hot.get(key);
+    if (hot && at > hot.lastAccessedAt) hot.lastAccessedAt = at;
   }
 
   async deleteSession(id: string): Promise<boolean> {
-    this.pendingTouches.delete(id);
+    this.forget(id);
     return this.q.deleteSession.run(id).changes > 0;
   }
 
   async deleteSessionsOfUser(username: string): Promise<number> {
     const ids = this.q.deleteUserSessions.all(username) as { id: string }[];
-    for (const { id } of ids) this.pendingTouches.delete(id);
+    for (const { id } of ids) this.forget(id);
     return ids.length;
   }
 
   async deleteExpiredSessions(now: number): Promise<SessionRecord[]> {
     // Pending touches may keep a session alive: write them first.
     this.flushTouches();
-    return (this.q.expired.all({ now }) as Row[]).map((r) => this.toSession(r));
+    const gone = (this.q.expired.all({ now }) as Row[]).map((r) => this.toSession(r));
+    for (const s of gone) this.forget(s.id);
+    return gone;
+  }
+
+  /** Empties the hot sessions when another connection has written the database since the last look. */
+  checkCoherence(): void {
+    const v = this.q.dataVersion.get() as number;
+    if (v !== this.dataVersion) {
+      this.dataVersion = v;
+      this.hot.clear();
+      this.hotKeyOfId.clear();
+    }
+  }
+
+  private remember(key: string, s: SessionRecord): void {
+    if (this.hotMax === 0) return;
+    if (this.hot.size >= this.hotMax) {
+      const oldest = this.hot.keys().next().value as string;
+      const victim = this.hot.get(oldest);
+      this.hot.delete(oldest);
+      if (victim) this.hotKeyOfId.delete(victim.id);
+    }
+    this.hot.set(key, s);
+    this.hotKeyOfId.set(s.id, key);
+  }
+
+  private forget(id: string): void {
+    this.pendingTouches.delete(id);
+    const key = this.hotKeyOfId.get(id);
+    if (key !== undefined) {
+      this.hot.delete(key);
+      this.hotKeyOfId.delete(id);
+    }
   }
 
   /** Writes pending touches in one transaction. Called by the timer, before sweeps and at close. */
@@ -234,6 +308,9 @@ export class SqliteStore implements AccountStore, SessionStore {
 
   close(): void {
     if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.coherenceTimer) clearInterval(this.coherenceTimer);
+    this.hot.clear();
+    this.hotKeyOfId.clear();
     if (this.db.open) {
       this.flushTouches();
       this.db.close();
