@@ -33,6 +33,36 @@ ensure_toolchain() {
   if ! command -v make >/dev/null || ! command -v g++ >/dev/null || ! command -v python3 >/dev/null; then
     apt_install build-essential python3
   fi
+  ensure_pam_build_deps || true
+}
+
+# What the PAM helper is compiled against (libpam headers; crypt.h for its decoy hash).
+ensure_pam_build_deps() {
+  apt_install libpam0g-dev libcrypt-dev
+}
+
+# The real servers the identity tests run against: slapd and the LDAP tools.
+# slapd must not create a directory of its own on install (the tests start private instances).
+ensure_test_servers() {
+  if ! dpkg-query -W -f='${Status}' slapd 2>/dev/null | grep -q 'install ok installed' && [ "$(id -u)" -eq 0 ]; then
+    echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+  fi
+  apt_install slapd ldap-utils openssl
+}
+
+# Compiles the PAM helper (src/adapters/identity/pam/helper.c) into dist/bin, from source.
+build_pam_helper() {
+  local src=src/adapters/identity/pam/helper.c out=dist/bin/portcullis-pam-helper
+  if [ ! -f /usr/include/security/pam_appl.h ]; then
+    log "libpam0g-dev is missing: the PAM helper is not built (PAM logins will fail until it is)"
+    return 0
+  fi
+  if [ -x "$out" ] && [ "$out" -nt "$src" ]; then return 0; fi
+  mkdir -p dist/bin
+  cc -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protector-strong -o "$out.tmp" "$src" -lpam -lcrypt
+  chmod 0755 "$out.tmp"
+  mv "$out.tmp" "$out"
+  log "built $out"
 }
 
 # npm ci, skipped when node_modules already matches package-lock.json.
@@ -51,4 +81,5 @@ build() {
   log "building"
   npx tsc -p tsconfig.json
   chmod +x dist/cli.js
+  build_pam_helper
 }

@@ -7,9 +7,13 @@ import { viewAccount } from './core/accounts.js';
 import { CoreError } from './core/errors.js';
 import { isoSeconds } from './http/common.js';
 import { createLogger } from './log.js';
+import { normalizeUsername, passwordProblem, usernameProblem } from './core/input.js';
+import { hasRequiredRole } from './core/sessions.js';
+import { IdentitySourceError } from './ports/identity.js';
 import { DuplicateAccountError } from './ports/store.js';
 import { startServer } from './server.js';
 import { openPortcullis, type Portcullis } from './service.js';
+import { SchemaVersionError } from './adapters/store/sqlite/store.js';
 
 interface GlobalOpts {
   config?: string;
@@ -236,6 +240,66 @@ export function program(): Command {
       });
     });
 
+  const identity = root.command('identity').description('check the identity sources (local accounts, PAM, LDAP)');
+  identity
+    .command('test <source> <username>')
+    .description('check a password against one source (local, pam, ldap, or a list such as local,ldap) and print what it returned')
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--json', 'print JSON')
+    .action(async (source: string, username: string, opts: { passwordStdin?: boolean; json?: boolean }, cmd: Command) => {
+      await withCore(cmd, async (p) => {
+        const provider = p.identity.checking(source);
+        if (!provider) throw new UsageError(`no identity source "${source}" (local, pam, ldap, or a comma-separated list)`);
+        let password: string;
+        if (opts.passwordStdin) password = await readStdin();
+        else if (process.stdin.isTTY) password = await promptHidden(`Password of ${username}: `);
+        else throw new UsageError('no terminal to ask for the password: pipe it in with --password-stdin');
+
+        const problem = usernameProblem(username) ?? passwordProblem(password);
+        if (problem) throw new UsageError(`${usernameProblem(username) ? 'username' : 'password'} ${problem}`);
+        const started = Date.now();
+        let report: Record<string, unknown>;
+        try {
+          const o = await provider.check(normalizeUsername(username), password);
+          const ms = Date.now() - started;
+          if (o.ok) {
+            const pr = o.principal;
+            report = {
+              result: 'authenticated',
+              source: pr.source,
+              authServer: pr.authServer,
+              username: pr.username,
+              groups: o.groups ?? [],
+              roles: pr.roles,
+              organizations: pr.organizations,
+              enterprise: pr.enterprise,
+              hcxLogin: hasRequiredRole(pr.roles, p.config.hcx.allowedRoles) ? 'allowed' : 'refused (403: no role in hcx.allowedRoles)',
+              lxcaLogin: hasRequiredRole(pr.roles, p.config.lxca.allowedRoles) ? 'allowed' : 'refused (403: no role in lxca.allowedRoles)',
+              detail: o.detail,
+              ms,
+            };
+          } else {
+            report = { result: 'refused', reason: o.reason, detail: o.detail, ms };
+            process.exitCode = 1;
+          }
+        } catch (e) {
+          report = {
+            result: 'source error',
+            reason: e instanceof IdentitySourceError ? e.message : e instanceof Error ? e.message : String(e),
+            ms: Date.now() - started,
+          };
+          process.exitCode = 3;
+        }
+        if (opts.json) return void process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+        const rows: string[][] = [];
+        for (const [k, v] of Object.entries(report)) {
+          if (v === undefined) continue;
+          rows.push([k + ':', Array.isArray(v) ? (v.length ? v.join(', ') : '(none)') : String(v)]);
+        }
+        process.stdout.write(table(rows) + '\n');
+      });
+    });
+
   return root;
 }
 
@@ -243,7 +307,15 @@ async function main(): Promise<void> {
   try {
     await program().parseAsync(process.argv);
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof UsageError || e instanceof CoreError || e instanceof DuplicateAccountError) {
+    const systemError = e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && /^E[A-Z]+$/.test((e as NodeJS.ErrnoException).code!);
+    if (
+      e instanceof ConfigError ||
+      e instanceof UsageError ||
+      e instanceof CoreError ||
+      e instanceof DuplicateAccountError ||
+      e instanceof SchemaVersionError ||
+      systemError
+    ) {
       process.stderr.write(`portcullis: ${e.message}\n`);
       process.exitCode = e instanceof UsageError ? 2 : 1;
       return;

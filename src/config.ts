@@ -5,6 +5,145 @@ import { z } from 'zod';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
 
+/** Identity providers Portcullis has; a dialect may name others, which then answer "not configured". */
+export const PROVIDER_NAMES = ['local', 'pam', 'ldap'] as const;
+
+/**
+ * Which identity provider answers: a name, or a list tried in order (the next one
+ * only when the previous does not know the user). A list is kept as its names
+ * joined by commas, which is also the chain's provider name.
+ */
+const providerRef = z
+  .union([
+    z.string().min(1).regex(/^[^,\s]+$/, 'must be a provider name (local, pam, ldap)'),
+    z
+      .array(z.string().min(1).regex(/^[^,\s]+$/, 'must be a provider name (local, pam, ldap)'))
+      .min(1)
+      .max(8)
+      .refine((l) => new Set(l).size === l.length, 'must not name a provider twice'),
+  ])
+  .transform((v) => (Array.isArray(v) ? v.join(',') : v));
+
+/** Group → roles (or organizations). Keys are Unix group names, or directory group names (cn) or DNs; matched ignoring case. */
+const groupMap = z.record(z.string().min(1).max(1024), roleList).default({});
+
+const filterTemplate = (what: string, needs: string[]) =>
+  z
+    .string()
+    .min(3)
+    .max(4096)
+    .refine((f) => f.startsWith('(') && f.endsWith(')'), `${what} must be an LDAP filter in parentheses`)
+    .refine((f) => needs.some((n) => f.includes(`{${n}}`)), `${what} must use ${needs.map((n) => `{${n}}`).join(' or ')}`);
+
+const pamSchema = z
+  .object({
+    /** PAM service name: the file /etc/pam.d/<service> (shipped as pam/portcullis). */
+    service: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a PAM service file name').default('portcullis'),
+    /** The compiled helper; default: dist/bin/portcullis-pam-helper of this package. */
+    helperPath: z.string().min(1).optional(),
+    /** PAM checks running at once, each in its own helper process. */
+    maxConcurrent: z.number().int().min(1).max(64).default(4),
+    /** Checks waiting for a free helper; beyond this a login fails at once (500) instead of piling up. */
+    maxQueue: z.number().int().min(0).max(10000).default(64),
+    /** Time allowed for one PAM check, waiting included, in ms. */
+    timeoutMs: z.number().int().min(100).max(120000).default(5000),
+    /** Unix group → roles, e.g. { sudo: [System Administrator] }. A user whose groups map to no role gets 403. */
+    groupRoles: groupMap,
+    groupOrganizations: groupMap,
+    /** Organizations of users whose groups map to none; default accounts.organizations. */
+    organizations: z.array(z.string().min(1)).min(1).optional(),
+    enterprise: z.string().min(1).optional(),
+    /** Whether uid 0 (root) may log in through PAM. */
+    allowRoot: z.boolean().default(false),
+    /** CPU niceness of the PAM helpers (0–19): password hashing yields the CPU to session checks. */
+    nice: z.number().int().min(0).max(19).default(10),
+  })
+  .strict();
+
+const disabledRule = z
+  .object({
+    attribute: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'must be an attribute name'),
+    equals: z.string().optional(),
+    bitmask: z.number().int().min(1).optional(),
+  })
+  .strict()
+  .refine((r) => r.equals === undefined || r.bitmask === undefined, 'give equals or bitmask, not both');
+
+const ldapSchema = z
+  .object({
+    /** ldaps://host[:port] or ldap://host[:port]; a list = servers tried in order. */
+    url: z
+      .union([z.string(), z.array(z.string()).min(1).max(16)])
+      .transform((v) => (Array.isArray(v) ? v : [v]))
+      .refine((l) => l.every((u) => /^ldaps?:\/\/[^/?#\s]+\/?$/i.test(u)), 'must be ldap://host[:port] or ldaps://host[:port]'),
+    /** Upgrade ldap:// connections with StartTLS before anything is sent. */
+    startTls: z.boolean().default(false),
+    /** PEM file of the CA(s) that sign the directory's certificate (default: the system's CAs). */
+    caFile: z.string().min(1).optional(),
+    /** Plain ldap:// without StartTLS sends passwords in clear: allowed to loopback only, unless this is true. */
+    allowPlaintext: z.boolean().default(false),
+    /** The service account that searches users and groups. */
+    bindDN: z.string().min(1),
+    bindPassword: z.string().min(1).optional(),
+    /** A file holding the service account's password (first line), instead of bindPassword. */
+    bindPasswordFile: z.string().min(1).optional(),
+    userBase: z.string().min(1),
+    userScope: z.enum(['sub', 'one']).default('sub'),
+    /**
+     * Filter finding the user; {username} = as typed, {user} = without its domain,
+     * {domain} = the domain. Values are RFC 4515-escaped. Examples: (uid={user}),
+     * (sAMAccountName={user}), (userPrincipalName={username}).
+     */
+    userFilter: filterTemplate('userFilter', ['username', 'user']).default('(&(objectClass=inetOrgPerson)(uid={user}))'),
+    /** When set, a name with a domain (user@vsphere.local, VSPHERE\\user) must have one of these. */
+    domains: z.array(z.string().min(1)).min(1).optional(),
+    groups: z
+      .object({
+        /** search: find groups by member; memberOf: read the user's memberOf (AD, vsphere.local, OpenLDAP memberof overlay). */
+        mode: z.enum(['search', 'memberOf']).default('search'),
+        /** Where groups live; default userBase. */
+        base: z.string().min(1).optional(),
+        /** Mode search: {dn} = member's DN (also {user}, {username} for posixGroup memberUid). */
+        filter: filterTemplate('groups.filter', ['dn', 'user', 'username']).default('(|(member={dn})(uniqueMember={dn}))'),
+        /** Levels of nested groups followed beyond the direct ones (0 = direct only). */
+        nestedDepth: z.number().int().min(0).max(10).default(3),
+        maxGroups: z.number().int().min(1).max(10000).default(500),
+      })
+      .strict()
+      .prefault({}),
+    /** Group (cn or DN) → roles. A user whose groups map to no role gets 403. */
+    groupRoles: groupMap,
+    groupOrganizations: groupMap,
+    organizations: z.array(z.string().min(1)).min(1).optional(),
+    enterprise: z.string().min(1).optional(),
+    /** An account matching any rule is refused. Defaults cover OpenLDAP ppolicy, 389-DS/FreeIPA and Active Directory. */
+    disabledWhen: z
+      .array(disabledRule)
+      .max(16)
+      .default([{ attribute: 'pwdAccountLockedTime' }, { attribute: 'nsAccountLock', equals: 'true' }, { attribute: 'userAccountControl', bitmask: 2 }]),
+    /** Connections in each of the two pools (service-account searches; user password binds). */
+    poolSize: z.number().int().min(1).max(64).default(4),
+    /** TCP (and TLS) connect timeout, in ms. */
+    connectTimeoutMs: z.number().int().min(100).max(60000).default(3000),
+    /** Time allowed for each operation, and for a whole login, in ms. */
+    timeoutMs: z.number().int().min(100).max(120000).default(5000),
+  })
+  .strict()
+  .refine((l) => (l.bindPassword === undefined) !== (l.bindPasswordFile === undefined), {
+    message: 'give exactly one of bindPassword and bindPasswordFile',
+    path: ['bindPassword'],
+  })
+  .refine((l) => !(l.startTls && l.url.some((u) => /^ldaps:/i.test(u))), { message: 'startTls is for ldap:// URLs (ldaps:// is TLS already)', path: ['startTls'] })
+  .refine((l) => l.allowPlaintext || l.startTls || l.url.every((u) => /^ldaps:/i.test(u) || isLoopbackUrl(u)), {
+    message: 'plain ldap:// to another host sends passwords in clear: use ldaps://, startTls: true, or allowPlaintext: true',
+    path: ['url'],
+  });
+
+function isLoopbackUrl(u: string): boolean {
+  const host = u.replace(/^ldaps?:\/\//i, '').replace(/\/$/, '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
 /**
  * The whole configuration: one schema, read once at start. Every key has a secure
  * default, so an empty file (or none) gives a working service.
@@ -78,8 +217,8 @@ export const configSchema = z
     hcx: z
       .object({
         enabled: z.boolean().default(true),
-        /** Which identity provider answers each HCX authType. */
-        authTypes: z.record(z.string().min(1), z.string().min(1)).default({ local: 'local', vsphere: 'vsphere' }),
+        /** Which identity provider answers each HCX authType (local → local or pam; vsphere → ldap). */
+        authTypes: z.record(z.string().min(1), providerRef).default({ local: 'local', vsphere: 'ldap' }),
         /** Roles that may use the HCX admin API; others get 403 NOT_ENOUGH_PRIVILEGES. */
         allowedRoles: roleList.min(1).default(['System Administrator', 'Enterprise Administrator', 'Appliance Administrator']),
         cloud: z
@@ -94,8 +233,8 @@ export const configSchema = z
     lxca: z
       .object({
         enabled: z.boolean().default(true),
-        /** Identity provider that checks XClarity logins. */
-        provider: z.string().min(1).default('local'),
+        /** Identity provider that checks XClarity logins; [local, ldap] = local accounts, then the directory for names local does not know. */
+        provider: providerRef.default('local'),
         /** Name of the session cookie (the csrf cookie is always `csrf`). */
         sessionCookie: z
           .string()
@@ -104,6 +243,14 @@ export const configSchema = z
           .default('JSESSIONID'),
         /** Roles that may log in through XClarity; "any" = at least one role. */
         allowedRoles: z.union([z.literal('any'), roleList.min(1)]).default('any'),
+      })
+      .strict()
+      .prefault({}),
+    /** Identity sources besides the built-in accounts; a source is configured when its section is present. */
+    identity: z
+      .object({
+        pam: pamSchema.optional(),
+        ldap: ldapSchema.optional(),
       })
       .strict()
       .prefault({}),

@@ -1,14 +1,13 @@
 import { join } from 'node:path';
 import { Argon2idHasher } from './adapters/hasher/argon2.js';
 import { LocalAccountsProvider } from './adapters/identity/local/provider.js';
-import { UnconfiguredProvider } from './adapters/identity/unconfigured.js';
 import { SqliteStore } from './adapters/store/sqlite/store.js';
 import type { Config } from './config.js';
 import { AccountService } from './core/accounts.js';
 import type { Logger } from './core/logger.js';
 import { SessionService } from './core/sessions.js';
 import { systemClock, type Clock } from './ports/clock.js';
-import type { IdentityProvider } from './ports/identity.js';
+import { buildIdentitySources, type IdentitySources } from './identity/build.js';
 import { cryptoRandom, type Random } from './ports/random.js';
 
 export const DATABASE_FILE = 'portcullis.db';
@@ -20,6 +19,8 @@ export interface Portcullis {
   sessions: SessionService;
   accounts: AccountService;
   local: LocalAccountsProvider;
+  /** Every identity provider (local, pam, ldap, chains), as configured. */
+  identity: IdentitySources;
   clock: Clock;
   isAdministrator(roles: readonly string[]): boolean;
   close(): void;
@@ -32,10 +33,15 @@ export function openPortcullis(config: Config, logger: Logger, opts: { clock?: C
   const hasher = new Argon2idHasher(config.argon2);
   const local = new LocalAccountsProvider(store, hasher, () => clock.now());
 
-  const identities = new Map<string, IdentityProvider>([['local', local]]);
-  // Every provider a dialect names must exist; those not set up answer "not configured".
-  const named = [...Object.values(config.hcx.authTypes), config.lxca.provider];
-  for (const name of named) if (!identities.has(name)) identities.set(name, new UnconfiguredProvider(name));
+  // Every provider a dialect names exists; those not set up answer "not configured".
+  let identity: IdentitySources;
+  try {
+    identity = buildIdentitySources(config, { local, accounts: store, logger });
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+  const identities = identity.providers;
 
   const sessions = new SessionService({
     sessions: store,
@@ -69,8 +75,12 @@ export function openPortcullis(config: Config, logger: Logger, opts: { clock?: C
     sessions,
     accounts,
     local,
+    identity,
     clock,
     isAdministrator: (roles) => roles.some((r) => adminRoles.has(r)),
-    close: () => store.close(),
+    close: () => {
+      identity.close();
+      store.close();
+    },
   };
 }
