@@ -19,41 +19,6 @@ const loginBody = {
   },
 } as const;
 
-const strings = { type: 'array', items: { type: 'string' } } as const;
-/** The seed's 200 body, compiled to a serializer (fast-json-stringify): the hot path of every check. */
-const userResponse = {
-  200: {
-    type: 'object',
-    properties: {
-      success: { type: 'boolean' },
-      completed: { type: 'boolean' },
-      time: { type: 'integer' },
-      version: { type: 'string' },
-      data: {
-        type: 'object',
-        properties: {
-          user: {
-            type: 'object',
-            properties: {
-              enterprise: { type: 'string' },
-              organization: strings,
-              currentOrganization: { type: 'string' },
-              roles: strings,
-              username: { type: 'string' },
-              transactionId: { type: 'string' },
-            },
-          },
-          cloud: { type: 'object', properties: { name: { type: 'string' }, type: { type: 'string' } } },
-          organizations: {
-            type: 'array',
-            items: { type: 'object', properties: { name: { type: 'string' }, id: { type: 'string' } } },
-          },
-        },
-      },
-    },
-  },
-} as const;
-
 interface LoginBody {
   authType?: string;
   username: string;
@@ -142,14 +107,14 @@ export function hcxDialect(deps: DialectDeps): Dialect {
     register(app: FastifyInstance) {
       const route = { config: { dialect: 'hcx' } };
 
-      app.post<{ Body: LoginBody }>('/api/admin/v1/sessions', { ...route, schema: { body: loginBody, response: userResponse } }, async (req, reply) => {
+      app.post<{ Body: LoginBody }>('/api/admin/v1/sessions', { ...route, schema: { body: loginBody } }, async (req, reply) => {
         const s = await login(req, reply);
         if (!s) return reply;
         reply.header('auth_token_name', TOKEN_HEADER);
         return reply.type('application/json').send(userBody(s, req.id));
       });
 
-      app.get('/api/admin/v1/sessions', { ...route, schema: { response: userResponse } }, async (req, reply) => {
+      app.get('/api/admin/v1/sessions', route, async (req, reply) => {
         const who = await caller(req, reply);
         if (!who) return reply;
         return reply.type('application/json').send(userBody(who.principal, req.id));
