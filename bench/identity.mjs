@@ -12,17 +12,13 @@
 //
 // Needs root (useradd, pam_unix reads /etc/shadow), slapd and the PAM helper
 // (bash scripts/check.sh installs and builds them). Every child is killed at the end.
-import autocannon from 'autocannon';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { DURATION, cli, fmt, freePort, load, percentile, root, start } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(root, 'dist', 'cli.js');
-const DURATION = Number(process.env.DURATION ?? 10);
 const slapdLib = join(root, 'build', 'test', 'identity', 'slapd.js');
 if (!existsSync(slapdLib)) {
   console.error('build/test is missing: run `npx tsc -p tsconfig.test.json` (npm run bench:identity does)');
@@ -31,59 +27,8 @@ if (!existsSync(slapdLib)) {
 const { startSlapd, seedVsphere, PEOPLE, SERVICE_DN, SERVICE_PW, SUFFIX } = await import(slapdLib);
 const { LdapProvider } = await import(join(root, 'dist', 'adapters', 'identity', 'ldap', 'provider.js'));
 
-const children = new Set();
 const cleanups = [];
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-process.on('SIGINT', () => process.exit(130));
 const rows = [];
-const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '-');
-
-function start(cmd, args, opts, ready, timeoutMs = 20000) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start in ${timeoutMs} ms\n${err}`)), timeoutMs);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.split('\n').map(ready).find((x) => x);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, match: m });
-      }
-    });
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => {
-      children.delete(child);
-      clearTimeout(timer);
-      reject(new Error(`${args.join(' ')} exited with ${code}\n${err}`));
-    });
-  });
-}
-
-async function freePort() {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function load(opts) {
-  const r = await autocannon({ duration: DURATION, ...opts });
-  const bad = r.non2xx + r.errors + r.timeouts;
-  if (bad > 0) throw new Error(`${opts.url}: ${bad} failed of ${r.requests.total}`);
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, total: r.requests.total };
-}
-
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-}
 
 // ---- setup: slapd, an OS account, a config, the server ----
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-identity-'));

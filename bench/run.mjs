@@ -2,143 +2,76 @@
 // scenario against its baseline measured in the same run, and prints one table.
 //
 //   npm run bench                 # all scenarios
-//   npm run bench -- B1           # only B1 (also: B2)
+//   npm run bench -- B1 B4        # some of them (B1 B2 B3 B4)
 //   DURATION=5 npm run bench      # seconds per measurement (default 10)
+//   B4_SESSIONS=1000000           # stored sessions for B4's large case (default 1 000 000)
 //
 // Every load is bounded in time; every child process is killed at the end.
-import autocannon from 'autocannon';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DURATION, cli, fmt, freePort, load, root, start, stop } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(root, 'dist', 'cli.js');
-const DURATION = Number(process.env.DURATION ?? 10);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
 const only = process.argv.slice(2).map((s) => s.toUpperCase());
 const wanted = (name) => only.length === 0 || only.includes(name);
-const children = new Set();
 const rows = [];
-
-function cleanup() {
-  for (const c of children) c.kill('SIGKILL');
-}
-process.on('exit', cleanup);
-process.on('SIGINT', () => process.exit(130));
-
-/** Starts a child and resolves when `ready(line)` matches a line of its stdout (bounded). */
-function start(cmd, args, opts, ready, timeoutMs = 20000) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start in ${timeoutMs} ms\n${err}`)), timeoutMs);
-    child.stdout.on('data', (d) => {
-      out += d;
-      for (const line of out.split('\n')) {
-        const m = ready(line);
-        if (m !== undefined && m !== null && m !== false) {
-          clearTimeout(timer);
-          resolve({ child, match: m, output: () => out });
-          return;
-        }
-      }
-    });
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => {
-      children.delete(child);
-      clearTimeout(timer);
-      reject(new Error(`${args.join(' ')} exited with ${code}\n${err}`));
-    });
-  });
-}
-
-function stop(child) {
-  children.delete(child);
-  child.kill('SIGKILL');
-}
-
-/** CPU time (user + system) of a process in µs, from /proc (clock ticks of 10 ms). */
-function cpuMicros(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks * 10_000;
-}
-
-async function load(opts, pid) {
-  const cpu0 = cpuMicros(pid);
-  const result = await autocannon({ connections: CONNECTIONS, duration: DURATION, ...opts });
-  const cpu1 = cpuMicros(pid);
-  const n = result.requests.total;
-  const bad = result.non2xx + result.errors + result.timeouts;
-  if (bad > 0) throw new Error(`${opts.url}: ${bad} failed requests of ${n}`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpuUs: n ? (cpu1 - cpu0) / n : NaN, total: n };
-}
+const quietEnv = { ...process.env, PORTCULLIS_LOG_LEVEL: 'warn' };
 
 async function startPortcullis(dataDir, env = {}) {
-  const portFree = await freePort();
+  const port = await freePort();
+  const t0 = performance.now();
   const srv = await start(
     process.execPath,
-    [cli, 'serve', '--plain-http', '--host', '127.0.0.1', '--port', String(portFree), '--data-dir', dataDir],
-    { env: { ...process.env, PORTCULLIS_LOG_LEVEL: 'warn', ...env } },
+    [cli, 'serve', '--plain-http', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir],
+    { env: { ...quietEnv, ...env } },
     (line) => /serving on (http:\/\/\S+)/.exec(line)?.[1],
+    60000,
   );
-  const password = /password: (\S+)/.exec(srv.output())?.[1];
-  return { child: srv.child, url: srv.match, adminPassword: password };
-}
-
-async function freePort() {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+  return { child: srv.child, url: srv.match, startMs: performance.now() - t0 };
 }
 
 function addUser(dataDir, name, password) {
   execFileSync(process.execPath, [cli, 'user', 'add', name, '--role', 'System Administrator', '--password-stdin', '--data-dir', dataDir], {
     input: password,
-    env: { ...process.env, PORTCULLIS_LOG_LEVEL: 'warn' },
+    env: quietEnv,
   });
 }
 
 async function hcxLogin(url, username, password) {
   const r = await fetch(`${url}/api/admin/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
   if (r.status !== 200) throw new Error(`login failed: ${r.status}`);
-  const token = r.headers.get('x-hm-authorization');
-  const size = Number((await r.arrayBuffer()).byteLength);
-  return { token, size };
+  await r.arrayBuffer();
+  return r.headers.get('x-hm-authorization');
 }
 
-const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+function rssMiB(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
 
 async function b1(dataDir) {
   const pc = await startPortcullis(dataDir);
   try {
     addUser(dataDir, 'bench', 'bench-password-1');
-    const { token, size } = await hcxLogin(pc.url, 'bench', 'bench-password-1');
+    const token = await hcxLogin(pc.url, 'bench', 'bench-password-1');
     const probe = await fetch(`${pc.url}/api/admin/v1/sessions`, { headers: { 'x-hm-authorization': token } });
     const bodySize = (await probe.arrayBuffer()).byteLength;
     if (probe.status !== 200) throw new Error(`check failed: ${probe.status}`);
     const bare = await start(process.execPath, [join(root, 'bench', 'bare.mjs')], { env: { ...process.env, BODY_BYTES: String(bodySize) } }, (l) => (/^\d+$/.test(l) ? l : undefined));
     const bareUrl = `http://127.0.0.1:${bare.match}/api/admin/v1/sessions`;
-    await load({ url: bareUrl, duration: 2 }, bare.child.pid); // warm-up
-    const base = await load({ url: bareUrl }, bare.child.pid);
+    await load({ url: bareUrl, connections: CONNECTIONS, duration: 2 }, bare.child.pid); // warm-up
+    const base = await load({ url: bareUrl, connections: CONNECTIONS }, bare.child.pid);
     stop(bare.child);
     const hcxUrl = `${pc.url}/api/admin/v1/sessions`;
-    await load({ url: hcxUrl, headers: { 'x-hm-authorization': token }, duration: 2 }, pc.child.pid);
-    const hcx = await load({ url: hcxUrl, headers: { 'x-hm-authorization': token } }, pc.child.pid);
-    const lxca = await load({ url: `${pc.url}/sessions`, headers: { cookie: `JSESSIONID=${token}` } }, pc.child.pid);
+    await load({ url: hcxUrl, connections: CONNECTIONS, headers: { 'x-hm-authorization': token }, duration: 2 }, pc.child.pid);
+    const hcx = await load({ url: hcxUrl, connections: CONNECTIONS, headers: { 'x-hm-authorization': token } }, pc.child.pid);
+    const lxca = await load({ url: `${pc.url}/sessions`, connections: CONNECTIONS, headers: { cookie: `JSESSIONID=${token}` } }, pc.child.pid);
     rows.push(['B1 check (HCX token) / bare', hcx.rps / base.rps, '>= 0.85', `${fmt(hcx.rps)} vs ${fmt(base.rps)} req/s; p50 ${hcx.p50}/${base.p50} ms; p99 ${hcx.p99}/${base.p99} ms; CPU ${fmt(hcx.cpuUs, 1)}/${fmt(base.cpuUs, 1)} µs/req`]);
-    rows.push(['B1 check (LXCA cookie) / bare', lxca.rps / base.rps, '>= 0.85', `${fmt(lxca.rps)} req/s; p50 ${lxca.p50} ms; p99 ${lxca.p99} ms; CPU ${fmt(lxca.cpuUs, 1)} µs/req (body ${bodySize} B vs GET /sessions list)`]);
+    rows.push(['B1 check (LXCA cookie) / bare', lxca.rps / base.rps, '>= 0.85', `${fmt(lxca.rps)} req/s; p50 ${lxca.p50} ms; p99 ${lxca.p99} ms; CPU ${fmt(lxca.cpuUs, 1)} µs/req (GET /sessions: a list query, body ${bodySize} B on HCX)`]);
     rows.push(['B1 CPU per request bare / HCX', base.cpuUs / hcx.cpuUs, '', 'server CPU time per request, the measure that ignores the load generator']);
-    void size;
   } finally {
     stop(pc.child);
   }
@@ -146,18 +79,18 @@ async function b1(dataDir) {
 
 async function b2(dataDir) {
   const concurrency = Number(process.env.LOGIN_CONNECTIONS ?? 8);
-  const rawOut = execFileSync(process.execPath, [join(root, 'bench', 'argon2-raw.mjs')], {
-    env: { ...process.env, CONCURRENCY: String(concurrency), DURATION_MS: String(DURATION * 1000) },
-    cwd: root,
-  });
-  const raw = JSON.parse(rawOut.toString());
+  const raw = JSON.parse(
+    execFileSync(process.execPath, [join(root, 'bench', 'argon2-raw.mjs')], {
+      env: { ...process.env, CONCURRENCY: String(concurrency), DURATION_MS: String(DURATION * 1000) },
+      cwd: root,
+    }).toString(),
+  );
   const pc = await startPortcullis(dataDir);
   try {
     addUser(dataDir, 'bench2', 'bench-password-2');
-    const body = JSON.stringify({ username: 'bench2', password: 'bench-password-2' });
-    const hcx = await load({ url: `${pc.url}/api/admin/v1/sessions`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: concurrency }, pc.child.pid);
-    const lbody = JSON.stringify({ UserId: 'bench2', password: 'bench-password-2' });
-    const lxca = await load({ url: `${pc.url}/sessions`, method: 'POST', headers: { 'content-type': 'application/json' }, body: lbody, connections: concurrency }, pc.child.pid);
+    const post = { method: 'POST', headers: { 'content-type': 'application/json' }, connections: concurrency };
+    const hcx = await load({ url: `${pc.url}/api/admin/v1/sessions`, ...post, body: JSON.stringify({ username: 'bench2', password: 'bench-password-2' }) }, pc.child.pid);
+    const lxca = await load({ url: `${pc.url}/sessions`, ...post, body: JSON.stringify({ UserId: 'bench2', password: 'bench-password-2' }) }, pc.child.pid);
     rows.push(['B2 HCX logins / raw argon2id verify', hcx.rps / raw.rate, '>= 0.90', `${fmt(hcx.rps, 1)} vs ${fmt(raw.rate, 1)} /s; p50 ${hcx.p50} ms, p99 ${hcx.p99} ms (raw p50 ${fmt(raw.p50, 1)} ms)`]);
     rows.push(['B2 LXCA logins / raw argon2id verify', lxca.rps / raw.rate, '>= 0.90', `${fmt(lxca.rps, 1)} /s; p50 ${lxca.p50} ms, p99 ${lxca.p99} ms`]);
   } finally {
@@ -165,7 +98,101 @@ async function b2(dataDir) {
   }
 }
 
-const scenarios = { B1: b1, B2: b2 };
+async function b3(dataDir) {
+  const pc = await startPortcullis(dataDir);
+  try {
+    addUser(dataDir, 'bench3', 'bench-password-3');
+    const token = await hcxLogin(pc.url, 'bench3', 'bench-password-3');
+    const checkOpts = { url: `${pc.url}/api/admin/v1/sessions`, connections: 20, headers: { 'x-hm-authorization': token } };
+    const quiet = await load(checkOpts);
+    const storm = load(
+      {
+        url: `${pc.url}/api/admin/v1/sessions`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'bench3', password: 'bench-password-3' }),
+        connections: 64,
+        duration: DURATION + 1,
+        allowNon2xx: true,
+      },
+      undefined,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const during = await load(checkOpts);
+    const logins = await storm;
+    rows.push(['B3 check p99 during login storm (ms)', during.p99, '<= 10', `checks ${fmt(during.rps)} req/s (quiet ${fmt(quiet.rps)}, p99 ${quiet.p99} ms); p50 ${during.p50} ms`]);
+    rows.push(['B3 logins during the storm /s', logins.rps, '', `64 connections; p99 ${logins.p99} ms; refused (non-2xx) ${logins.non2xx} of ${logins.total}`]);
+  } finally {
+    stop(pc.child);
+  }
+}
+
+/** Writes `n` sessions straight into the store (a million logins would take hours of hashing). */
+function seedSessions(dataDir, n) {
+  const script = `
+    const { SqliteStore } = await import(${JSON.stringify(join(root, 'dist', 'adapters', 'store', 'sqlite', 'store.js'))});
+    const { createHash, randomBytes } = await import('node:crypto');
+    const store = new SqliteStore({ path: ${JSON.stringify(join(dataDir, 'portcullis.db'))}, touchFlushMs: 0, hotSessions: 0 });
+    const ins = store.db.prepare(\`INSERT INTO sessions (id, token_hash, csrf, username, roles, organizations, enterprise, must_change_password,
+      created_at, last_accessed_at, idle_timeout_ms, expires_at, client_address, auth_source, auth_server, dialect)
+      VALUES (?, ?, 'csrf', ?, '["System Administrator"]', '["DEFAULT"]', 'HybridityAdmin', 0, ?, ?, 0, ?, '127.0.0.1', 'local', '127.0.0.1', 'hcx')\`);
+    const now = Date.now();
+    const seed = ${JSON.stringify(randomBytes(16).toString('hex'))};
+    store.db.pragma('synchronous = OFF');
+    const batch = store.db.transaction((from, to) => {
+      for (let i = from; i < to; i++) {
+        const token = createHash('sha256').update(seed + i).digest('base64url');
+        ins.run('s' + i, createHash('sha256').update(token, 'latin1').digest(), 'user' + (i % 1000), now, now, now + 86400000);
+      }
+    });
+    for (let i = 0; i < ${n}; i += 50000) batch(i, Math.min(${n}, i + 50000));
+    store.close();
+    process.stdout.write(seed);
+  `;
+  return execFileSync(process.execPath, ['--input-type=module', '-e', script], { maxBuffer: 1 << 20 }).toString();
+}
+
+function tokenOf(seed, i) {
+  return createHash('sha256').update(seed + i).digest('base64url');
+}
+
+async function b4Case(dataDir, n) {
+  const seed = seedSessions(dataDir, n);
+  const pc = await startPortcullis(dataDir);
+  try {
+    const url = `${pc.url}/api/admin/v1/sessions`;
+    const opts = {
+      url,
+      connections: CONNECTIONS,
+      requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'x-hm-authorization': tokenOf(seed, Math.floor(Math.random() * n)) } }) }],
+    };
+    await load({ ...opts, duration: 2 });
+    const r = await load(opts, pc.child.pid);
+    const rss = rssMiB(pc.child.pid);
+    // Time to first served request: after a clean start, and after kill -9.
+    stop(pc.child);
+    const again = await startPortcullis(dataDir);
+    const afterKill = again.startMs;
+    const probe = await fetch(`${again.url}/api/admin/v1/sessions`, { headers: { 'x-hm-authorization': tokenOf(seed, 0) } });
+    await probe.arrayBuffer();
+    if (probe.status !== 200) throw new Error(`session lost across kill -9: ${probe.status}`);
+    stop(again.child);
+    return { ...r, rss, startMs: pc.startMs, afterKill };
+  } finally {
+    stop(pc.child);
+  }
+}
+
+async function b4(dataDir) {
+  const big = Number(process.env.B4_SESSIONS ?? 1_000_000);
+  const small = await b4Case(join(dataDir, 'small'), 1000);
+  const large = await b4Case(join(dataDir, 'large'), big);
+  rows.push([`B4 checks, random tokens: ${big} / 1k sessions`, large.rps / small.rps, '>= 0.90', `${fmt(large.rps)} vs ${fmt(small.rps)} req/s; p99 ${large.p99}/${small.p99} ms; CPU ${fmt(large.cpuUs, 1)}/${fmt(small.cpuUs, 1)} µs/req`]);
+  rows.push([`B4 resident memory at ${big} sessions (MiB)`, large.rss, '<= 200', `1k sessions: ${fmt(small.rss)} MiB`]);
+  rows.push([`B4 start to first request, ${big} sessions (ms)`, large.startMs, '<= 500', `after kill -9: ${fmt(large.afterKill)} ms (includes spawning node and printing the URL)`]);
+}
+
+const scenarios = { B1: b1, B2: b2, B3: b3, B4: b4 };
 const t0 = Date.now();
 for (const [name, fn] of Object.entries(scenarios)) {
   if (!wanted(name)) continue;
@@ -183,6 +210,6 @@ for (const [name, fn] of Object.entries(scenarios)) {
 console.log(`\nPortcullis benchmarks — ${cpus().length} cores, Node ${process.version}, ${DURATION} s per load, ${CONNECTIONS} connections (checks)`);
 const w = Math.max(...rows.map((r) => r[0].length));
 console.log(`${'scenario'.padEnd(w)}  ratio  target   raw figures`);
-for (const [name, ratio, target, detail] of rows) console.log(`${name.padEnd(w)}  ${fmt(ratio, 2).padStart(5)}  ${target.padEnd(7)}  ${detail}`);
+for (const [name, ratio, target, detail] of rows) console.log(`${name.padEnd(w)}  ${fmt(ratio, 2).padStart(7)}  ${target.padEnd(7)}  ${detail}`);
 console.log(`(${((Date.now() - t0) / 1000).toFixed(0)} s)`);
-cleanup();
+process.exit(rows.some((r) => r[0].endsWith('FAILED')) ? 1 : 0);

@@ -1,0 +1,84 @@
+// Shared pieces of the benchmark scripts: child processes that are always killed,
+// free loopback ports, bounded autocannon loads with the server's CPU time per request.
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const cli = join(root, 'dist', 'cli.js');
+export const DURATION = Number(process.env.DURATION ?? 10);
+
+const children = new Set();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+process.on('SIGINT', () => process.exit(130));
+
+/** Starts a child and resolves when `ready(line)` returns a value for a line of its stdout (bounded in time). */
+export function start(cmd, args, opts, ready, timeoutMs = 20000) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let out = '';
+    let err = '';
+    let done = false;
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start in ${timeoutMs} ms\n${err}`)), timeoutMs);
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (done) return;
+      const m = out.split('\n').map(ready).find((x) => x !== undefined && x !== null && x !== false);
+      if (m !== undefined) {
+        done = true;
+        clearTimeout(timer);
+        resolve({ child, match: m, output: () => out });
+      }
+    });
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => {
+      children.delete(child);
+      clearTimeout(timer);
+      if (!done) reject(new Error(`${args.join(' ')} exited with ${code}\n${err}`));
+    });
+  });
+}
+
+export function stop(child) {
+  children.delete(child);
+  child.kill('SIGKILL');
+}
+
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** CPU time (user + system) of a process in µs, from /proc (10 ms ticks). */
+export function cpuMicros(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** A bounded autocannon load; with `pid`, also the server's CPU µs per request. Any failed request fails the run. */
+export async function load(opts, pid) {
+  const cpu0 = pid ? cpuMicros(pid) : 0;
+  const r = await autocannon({ duration: DURATION, ...opts });
+  const cpu1 = pid ? cpuMicros(pid) : 0;
+  const n = r.requests.total;
+  const bad = r.non2xx + r.errors + r.timeouts;
+  if (bad > 0 && !opts.allowNon2xx) throw new Error(`${opts.url}: ${bad} failed requests of ${n}`);
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, total: n, non2xx: r.non2xx, cpuUs: pid && n ? (cpu1 - cpu0) / n : NaN };
+}
+
+export const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+
+export function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
