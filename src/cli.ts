@@ -9,6 +9,7 @@ import { isoSeconds } from './http/common.js';
 import { createLogger } from './log.js';
 import { normalizeUsername, passwordProblem, usernameProblem } from './core/input.js';
 import { hasRequiredRole } from './core/sessions.js';
+import { SETTING_NAMES, SETTING_RULES, type SettingName } from './core/settings.js';
 import { IdentitySourceError } from './ports/identity.js';
 import { DuplicateAccountError } from './ports/store.js';
 import { startServer } from './server.js';
@@ -169,7 +170,8 @@ export function program(): Command {
         if (opts.json) return void process.stdout.write(JSON.stringify(accounts, null, 2) + '\n');
         const rows = [['USERNAME', 'ROLES', 'ORGANIZATIONS', 'STATE', 'CREATED']];
         for (const a of accounts) {
-          const state = [a.disabled ? 'disabled' : 'enabled', a.mustChangePassword ? 'must-change-password' : ''].filter(Boolean).join(',');
+          const locked = (await p.accounts.lockState(a.username)).locked;
+          const state = [a.disabled ? 'disabled' : 'enabled', locked ? 'locked' : '', a.mustChangePassword ? 'must-change-password' : ''].filter(Boolean).join(',');
           rows.push([a.username, a.roles.join(','), a.organizations.join(','), state, isoSeconds(a.createdAt)]);
         }
         process.stdout.write(table(rows) + '\n');
@@ -193,6 +195,74 @@ export function program(): Command {
       await withCore(cmd, async (p) => {
         await p.accounts.delete(username);
         process.stdout.write(`account ${username} deleted\n`);
+      });
+    });
+
+  user
+    .command('unlock <username>')
+    .description('lift a lockout after repeated login failures (and reset the failure count)')
+    .action(async (username: string, _opts: unknown, cmd: Command) => {
+      await withCore(cmd, async (p) => {
+        const wasLocked = await p.accounts.unlock(username);
+        process.stdout.write(`account ${username} ${wasLocked ? 'unlocked' : 'was not locked; its failure count was reset'}\n`);
+      });
+    });
+
+  const settings = root.command('settings').description('read and change the account policy (XClarity userAccountSettings)');
+  settings
+    .command('get')
+    .description('print the account settings in force')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      await withCore(cmd, async (p) => {
+        const s = await p.settings.get();
+        if (opts.json) return void process.stdout.write(JSON.stringify(s, null, 2) + '\n');
+        const rows = [['SETTING', 'VALUE', 'UNIT']];
+        for (const name of SETTING_NAMES) rows.push([name, String(s[name]), SETTING_RULES[name].unit]);
+        process.stdout.write(table(rows) + '\n');
+      });
+    });
+  settings
+    .command('set <assignments...>')
+    .description('change settings, e.g. portcullis settings set LockoutTime=30 MaximumLoginFailures=10')
+    .action(async (assignments: string[], _opts: unknown, cmd: Command) => {
+      const patch: Record<string, number> = {};
+      for (const a of assignments) {
+        const m = /^([A-Za-z]+)=(-?\d+)$/.exec(a);
+        if (!m) throw new UsageError(`"${a}" is not NAME=WHOLE_NUMBER (settings: ${SETTING_NAMES.join(', ')})`);
+        patch[m[1]!] = Number(m[2]);
+      }
+      await withCore(cmd, async (p) => {
+        const { changed } = await p.settings.set(patch);
+        await p.audit.record('settings.change', { requestId: 'cli', clientAddress: 'cli', dialect: 'cli' }, 'cli', { changed: JSON.stringify(changed) });
+        const names = Object.keys(changed);
+        process.stdout.write(names.length ? names.map((n) => `${n}: ${changed[n as SettingName]!.from} -> ${changed[n as SettingName]!.to}`).join('\n') + '\n' : 'no change\n');
+      });
+    });
+
+  root
+    .command('audit')
+    .description('print the audit trail (oldest first)')
+    .option('-u, --user <username>', "only this user's events")
+    .option('-k, --kind <kind>', 'only this kind (login.failure), or a family ending in a dot (login.)')
+    .option('--since <time>', 'only events at or after this ISO 8601 time')
+    .option('--limit <n>', 'at most the newest n events (default 1000)', (v) => Number(v))
+    .option('--json', 'print JSON')
+    .action(async (opts: { user?: string; kind?: string; since?: string; limit?: number; json?: boolean }, cmd: Command) => {
+      const since = opts.since !== undefined ? Date.parse(opts.since) : undefined;
+      if (since !== undefined && !Number.isFinite(since)) throw new UsageError(`--since must be an ISO 8601 time, not "${opts.since}"`);
+      if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit > 0)) throw new UsageError('--limit must be a positive whole number');
+      await withCore(cmd, async (p) => {
+        const events = await p.audit.query({
+          ...(opts.user !== undefined && { username: normalizeUsername(opts.user) }),
+          ...(opts.kind !== undefined && { kind: opts.kind }),
+          ...(since !== undefined && { since }),
+          ...(opts.limit !== undefined && { limit: opts.limit }),
+        });
+        if (opts.json) return void process.stdout.write(JSON.stringify(events.map((e) => ({ ...e, time: new Date(e.at).toISOString() })), null, 2) + '\n');
+        const rows = [['TIME', 'KIND', 'USER', 'CLIENT', 'DIALECT', 'REQUEST', 'DETAIL']];
+        for (const e of events) rows.push([isoSeconds(e.at), e.kind, e.username, e.clientAddress, e.dialect, e.requestId, JSON.stringify(e.detail)]);
+        process.stdout.write(table(rows) + '\n');
       });
     });
 

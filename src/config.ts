@@ -196,6 +196,46 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * The account policy's starting values, with XClarity's names and units (see
+     * README "Account settings"). Values changed through PUT /userAccountSettings or
+     * `portcullis settings set` are stored in the database and win over these.
+     * InactivityTimeout, SessionLifetime and MinimumPasswordLength come from
+     * session.inactivityTimeoutMinutes, session.absoluteTimeoutMinutes and accounts.minPasswordLength.
+     */
+    accountSettings: z
+      .object({
+        /** Minutes an account stays locked; 0 = until an administrator unlocks it. */
+        LockoutTime: z.number().int().min(0).max(525600).default(60),
+        /** Failed logins within an hour that lock the account (reset by a successful login); 1..100. */
+        MaximumLoginFailures: z.number().int().min(1).max(100).default(20),
+        /** Live sessions per user; 0 = unlimited. */
+        MaxConcurrentSessions: z.number().int().min(0).max(1000).default(3),
+        /** Days before a password must be changed; 0 = never. */
+        MaximumPasswordExpiration: z.number().int().min(0).max(3650).default(90),
+        /** A new password must not be one of the last N; 0 = no check. */
+        MinimumPasswordReuseCycle: z.number().int().min(0).max(24).default(5),
+      })
+      .strict()
+      .prefault({}),
+    bruteForce: z
+      .object({
+        /** Failed logins from one source address that throttle it; capped at half of MaximumLoginFailures. */
+        sourceMaxFailures: z.number().int().min(1).max(100).default(10),
+        /** Minutes a source's failures are counted, and a throttled source stays throttled. */
+        sourceWindowMinutes: z.number().int().min(1).max(10080).default(60),
+        /** Days a source stays trusted for an account after a successful login from it (it may log in while the account is locked). 0 = never trust. */
+        trustedSourceDays: z.number().int().min(0).max(365).default(30),
+      })
+      .strict()
+      .prefault({}),
+    audit: z
+      .object({
+        /** Days audit events are kept; older ones are deleted by the sweep. */
+        retentionDays: z.number().int().min(1).max(3650).default(90),
+      })
+      .strict()
+      .prefault({}),
     argon2: z
       .object({
         memoryKiB: z.number().int().min(8192).max(4194304).default(19456),

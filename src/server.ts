@@ -3,13 +3,15 @@ import type { Config } from './config.js';
 import type { Logger } from './core/logger.js';
 import { hcxDialect } from './dialects/hcx/routes.js';
 import { lxcaDialect } from './dialects/lxca/routes.js';
+import { adminDialect } from './dialects/admin/routes.js';
 import type { Dialect, DialectDeps } from './dialects/types.js';
 import { buildApp } from './http/app.js';
 import type { Portcullis } from './service.js';
 import { tlsMaterial } from './tls.js';
 
 export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
-  const list: Dialect[] = [];
+  // The admin API first: the last dialect answers for paths no one owns.
+  const list: Dialect[] = [adminDialect(deps)];
   if (config.hcx.enabled) list.push(hcxDialect(deps));
   if (config.lxca.enabled) list.push(lxcaDialect(deps));
   return list;
@@ -17,7 +19,7 @@ export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
 
 /** Assembles the HTTP app on a Portcullis core: the shared piece of `serve` and the tests. */
 export function createApp(p: Portcullis, logger: Logger, tls?: { key: string; cert: string }): FastifyInstance {
-  const deps: DialectDeps = { sessions: p.sessions, config: p.config, clock: p.clock, isAdministrator: p.isAdministrator };
+  const deps: DialectDeps = { sessions: p.sessions, accounts: p.accounts, settings: p.settings, audit: p.audit, config: p.config, clock: p.clock, isAdministrator: p.isAdministrator };
   return buildApp({ deps, dialects: enabledDialects(p.config, deps), logger, tls });
 }
 
@@ -34,7 +36,7 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
   await p.local.warmUp();
   const app = createApp(p, logger, tls);
   const sweep = setInterval(() => {
-    p.sessions.sweep().catch((e: unknown) => logger.warn({ event: 'session.sweep_failed', err: String(e) }, 'sweep failed'));
+    p.sweep().catch((e: unknown) => logger.warn({ event: 'session.sweep_failed', err: String(e) }, 'sweep failed'));
   }, config.session.sweepIntervalSeconds * 1000);
   sweep.unref();
   await app.listen({ host: config.listen.host, port: config.listen.port });

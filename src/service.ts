@@ -6,6 +6,9 @@ import type { Config } from './config.js';
 import { AccountService } from './core/accounts.js';
 import type { Logger } from './core/logger.js';
 import { SessionService } from './core/sessions.js';
+import { AuditService } from './core/audit.js';
+import { SettingsService, settingsProblem, type AccountSettings } from './core/settings.js';
+import { ConfigError } from './config.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import { buildIdentitySources, type IdentitySources } from './identity/build.js';
 import { cryptoRandom, type Random } from './ports/random.js';
@@ -18,11 +21,15 @@ export interface Portcullis {
   store: SqliteStore;
   sessions: SessionService;
   accounts: AccountService;
+  settings: SettingsService;
+  audit: AuditService;
   local: LocalAccountsProvider;
   /** Every identity provider (local, pam, ldap, chains), as configured. */
   identity: IdentitySources;
   clock: Clock;
   isAdministrator(roles: readonly string[]): boolean;
+  /** Off the request path: deletes expired sessions (audited), audit events past retention, stale failure counters and login sources. */
+  sweep(): Promise<{ sessions: number; audit: number; guard: number }>;
   close(): void;
 }
 
@@ -43,8 +50,26 @@ export function openPortcullis(config: Config, logger: Logger, opts: { clock?: C
   }
   const identities = identity.providers;
 
+  const defaults = settingsFromConfig(config);
+  const problem = settingsProblem(defaults);
+  if (problem) {
+    identity.close();
+    store.close();
+    throw new ConfigError(`invalid configuration: accountSettings: ${problem}`);
+  }
+  const settings = new SettingsService(store, defaults, clock);
+  const audit = new AuditService(store, clock, logger);
   const sessions = new SessionService({
     sessions: store,
+    accounts: store,
+    guard: store,
+    settings,
+    audit,
+    bruteForce: {
+      sourceMaxFailures: config.bruteForce.sourceMaxFailures,
+      sourceWindowMs: config.bruteForce.sourceWindowMinutes * 60_000,
+      trustedSourceMs: config.bruteForce.trustedSourceDays * 86_400_000,
+    },
     identities,
     clock,
     random,
@@ -57,6 +82,9 @@ export function openPortcullis(config: Config, logger: Logger, opts: { clock?: C
   const accounts = new AccountService({
     accounts: store,
     sessions: store,
+    guard: store,
+    settings,
+    audit,
     hasher,
     clock,
     random,
@@ -65,7 +93,6 @@ export function openPortcullis(config: Config, logger: Logger, opts: { clock?: C
       enterprise: config.accounts.enterprise,
       organizations: config.accounts.organizations,
       adminRoles: config.accounts.adminRoles,
-      minPasswordLength: config.accounts.minPasswordLength,
     },
   });
   const adminRoles = new Set(config.accounts.adminRoles);
@@ -74,13 +101,38 @@ export function openPortcullis(config: Config, logger: Logger, opts: { clock?: C
     store,
     sessions,
     accounts,
+    settings,
+    audit,
     local,
     identity,
     clock,
     isAdministrator: (roles) => roles.some((r) => adminRoles.has(r)),
+    async sweep() {
+      const now = clock.now();
+      const day = 86_400_000;
+      const ended = await sessions.sweep();
+      const auditGone = await audit.prune(config.audit.retentionDays * day);
+      // Counters whose run began over a week ago (the longest source window) and are not locked; sources past their trust.
+      const guardGone = await store.pruneLoginGuard(now, now - 7 * day, now - Math.max(1, config.bruteForce.trustedSourceDays) * day);
+      return { sessions: ended, audit: auditGone, guard: guardGone };
+    },
     close: () => {
       identity.close();
       store.close();
     },
+  };
+}
+
+/** The account settings the configuration file seeds (stored values win over them). */
+export function settingsFromConfig(config: Config): AccountSettings {
+  return {
+    InactivityTimeout: Math.round(config.session.inactivityTimeoutMinutes),
+    SessionLifetime: Math.max(1, Math.round(config.session.absoluteTimeoutMinutes)),
+    LockoutTime: config.accountSettings.LockoutTime,
+    MaximumLoginFailures: config.accountSettings.MaximumLoginFailures,
+    MaxConcurrentSessions: config.accountSettings.MaxConcurrentSessions,
+    MaximumPasswordExpiration: config.accountSettings.MaximumPasswordExpiration,
+    MinimumPasswordLength: config.accounts.minPasswordLength,
+    MinimumPasswordReuseCycle: config.accountSettings.MinimumPasswordReuseCycle,
   };
 }

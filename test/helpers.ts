@@ -49,6 +49,8 @@ export async function harness(opts: { overrides?: Record<string, unknown>; clock
       dataDir: dir.path,
       'argon2.memoryKiB': FAST_ARGON2.memoryKiB,
       'argon2.iterations': FAST_ARGON2.iterations,
+      // Tests that are not about the concurrency limit log one user in many times; those about it set it.
+      'accountSettings.MaxConcurrentSessions': 0,
       ...opts.overrides,
     },
   });

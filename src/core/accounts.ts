@@ -1,7 +1,10 @@
 import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/hasher.js';
 import type { Random } from '../ports/random.js';
-import { DuplicateAccountError, type Account, type AccountStore, type SessionStore } from '../ports/store.js';
+import { DuplicateAccountError, type Account, type AccountStore, type LoginGuardStore, type PasswordHistoryStore, type SessionStore } from '../ports/store.js';
+import type { AuditContext, AuditService } from './audit.js';
+import type { SettingsService } from './settings.js';
+import { ACCOUNT_FAILURE_WINDOW_MS } from './sessions.js';
 import { CoreError } from './errors.js';
 import { newPasswordProblem, normalizeUsername, usernameProblem } from './input.js';
 import type { Logger } from './logger.js';
@@ -11,8 +14,12 @@ export interface AccountDefaults {
   organizations: string[];
   /** Roles of the first administrator created on an empty store. */
   adminRoles: string[];
-  minPasswordLength: number;
 }
+
+/** Keep at least this many old hashes, so raising MinimumPasswordReuseCycle later has history to check. */
+const HISTORY_KEPT = 24;
+
+const CLI: AuditContext = { requestId: 'cli', clientAddress: 'cli', dialect: 'cli' };
 
 export interface NewAccountInput {
   username: string;
@@ -44,8 +51,11 @@ function checkNames(kind: string, names: string[]): string[] {
 export class AccountService {
   constructor(
     private readonly d: {
-      accounts: AccountStore;
+      accounts: AccountStore & PasswordHistoryStore;
       sessions: SessionStore;
+      guard: LoginGuardStore;
+      settings: SettingsService;
+      audit: AuditService;
       hasher: PasswordHasher;
       clock: Clock;
       random: Random;
@@ -58,8 +68,9 @@ export class AccountService {
     const problem = usernameProblem(input.username);
     if (problem) throw new CoreError('invalid_input', `username ${problem}`);
     const username = normalizeUsername(input.username);
-    const pw = newPasswordProblem(input.password, username, this.d.defaults.minPasswordLength);
+    const pw = newPasswordProblem(input.password, username, (await this.d.settings.get()).MinimumPasswordLength);
     if (pw) throw new CoreError('invalid_input', `password ${pw}`);
+    const now = this.d.clock.now();
     const account = await this.d.accounts.createAccount(
       {
         username,
@@ -70,8 +81,9 @@ export class AccountService {
         mustChangePassword: input.mustChangePassword ?? false,
         passwordHash: await this.d.hasher.hash(input.password),
       },
-      this.d.clock.now(),
+      now,
     );
+    await this.d.accounts.addPasswordHistory(username, account.passwordHash!, now, HISTORY_KEPT);
     this.d.logger.info({ event: 'account.create', user: username }, 'account created');
     return account;
   }
@@ -86,22 +98,88 @@ export class AccountService {
     return a;
   }
 
-  /** Sets a new password and ends the user's sessions (they were opened with the old one). */
-  async setPassword(username: string, password: string, opts: { mustChange: boolean }): Promise<void> {
-    const a = await this.get(username);
-    const pw = newPasswordProblem(password, a.username, this.d.defaults.minPasswordLength);
+  /**
+   * The password rules, in one place: syntax and MinimumPasswordLength, not the
+   * username, not one of the last MinimumPasswordReuseCycle passwords.
+   */
+  private async checkNewPassword(username: string, password: string): Promise<void> {
+    const settings = await this.d.settings.get();
+    const pw = newPasswordProblem(password, username, settings.MinimumPasswordLength);
     if (pw) throw new CoreError('invalid_input', `password ${pw}`);
-    const passwordHash = await this.d.hasher.hash(password);
-    await this.d.accounts.updateAccount(a.username, { passwordHash, mustChangePassword: opts.mustChange }, this.d.clock.now());
-    const ended = await this.d.sessions.deleteSessionsOfUser(a.username);
-    this.d.logger.info({ event: 'account.password_set', user: a.username, sessionsEnded: ended }, 'password changed');
+    for (const old of await this.d.accounts.getPasswordHistory(username, settings.MinimumPasswordReuseCycle)) {
+      if (await this.d.hasher.verify(old.passwordHash, password)) {
+        throw new CoreError('invalid_input', `password must not be one of the last ${settings.MinimumPasswordReuseCycle} passwords of this account`);
+      }
+    }
   }
 
-  async setDisabled(username: string, disabled: boolean): Promise<void> {
+  private async storePassword(username: string, password: string, mustChange: boolean): Promise<void> {
+    const passwordHash = await this.d.hasher.hash(password);
+    const now = this.d.clock.now();
+    await this.d.accounts.updateAccount(username, { passwordHash, mustChangePassword: mustChange }, now);
+    await this.d.accounts.addPasswordHistory(username, passwordHash, now, HISTORY_KEPT);
+  }
+
+  /** An administrator sets a new password (a reset) and ends the user's sessions (they were opened with the old one). */
+  async setPassword(username: string, password: string, opts: { mustChange: boolean }, ctx: AuditContext = CLI, by = 'cli'): Promise<void> {
+    const a = await this.get(username);
+    await this.checkNewPassword(a.username, password);
+    await this.storePassword(a.username, password, opts.mustChange);
+    const ended = await this.d.sessions.deleteSessionsOfUser(a.username);
+    this.d.logger.info({ event: 'account.password_set', user: a.username, sessionsEnded: ended }, 'password changed');
+    await this.d.audit.record('password.reset', ctx, a.username, { by, mustChange: opts.mustChange, sessionsEnded: ended });
+  }
+
+  /**
+   * A user changes their own password with the current one. Clears must-change,
+   * ends the user's other sessions and keeps `keepSessionId` (the caller's),
+   * which from then on may do everything. Returns false when the current password is wrong.
+   */
+  async changeOwnPassword(username: string, current: string, next: string, keepSessionId: string | undefined, ctx: AuditContext): Promise<boolean> {
+    const a = await this.get(username);
+    if (a.disabled || a.passwordHash === null || !(await this.d.hasher.verify(a.passwordHash, current))) {
+      await this.d.audit.record('login.failure', ctx, a.username, { reason: 'password_change_wrong_current' });
+      return false;
+    }
+    if (current === next) throw new CoreError('invalid_input', 'password must differ from the current one');
+    await this.checkNewPassword(a.username, next);
+    await this.storePassword(a.username, next, false);
+    let ended = 0;
+    for (const s of await this.d.sessions.listSessions({ username: a.username })) {
+      if (s.id === keepSessionId) {
+        // Sessions are immutable but for lastAccessedAt: replace the caller's with one that may do everything.
+        if (s.mustChangePassword) {
+          await this.d.sessions.deleteSession(s.id);
+          await this.d.sessions.createSession({ ...s, mustChangePassword: false });
+        }
+      } else if (await this.d.sessions.deleteSession(s.id)) ended++;
+    }
+    this.d.logger.info({ event: 'account.password_change', user: a.username, sessionsEnded: ended }, 'password changed by its user');
+    await this.d.audit.record('password.change', ctx, a.username, { sessionsEnded: ended });
+    return true;
+  }
+
+  async setDisabled(username: string, disabled: boolean, ctx: AuditContext = CLI, by = 'cli'): Promise<void> {
     const a = await this.get(username);
     await this.d.accounts.updateAccount(a.username, { disabled }, this.d.clock.now());
     const ended = disabled ? await this.d.sessions.deleteSessionsOfUser(a.username) : 0;
     this.d.logger.info({ event: disabled ? 'account.disable' : 'account.enable', user: a.username, sessionsEnded: ended }, 'account state changed');
+    await this.d.audit.record(disabled ? 'account.disable' : 'account.enable', ctx, a.username, { by, sessionsEnded: ended });
+  }
+
+  /** Lifts a lockout (and the failure count) of an account name. Returns whether it was locked. */
+  async unlock(username: string, ctx: AuditContext = CLI, by = 'cli'): Promise<boolean> {
+    const name = normalizeUsername(username);
+    const state = await this.d.guard.getLoginFailures('account', name, this.d.clock.now(), ACCOUNT_FAILURE_WINDOW_MS);
+    await this.d.guard.clearLoginFailures('account', name);
+    this.d.logger.info({ event: 'account.unlock', user: name, wasLocked: state.locked, by }, 'account unlocked');
+    await this.d.audit.record('account.unlock', ctx, name, { by, wasLocked: state.locked });
+    return state.locked;
+  }
+
+  /** Whether the account name is locked now, and its failure count. */
+  lockState(username: string) {
+    return this.d.guard.getLoginFailures('account', normalizeUsername(username), this.d.clock.now(), ACCOUNT_FAILURE_WINDOW_MS);
   }
 
   async update(username: string, patch: { roles?: string[]; organizations?: string[]; enterprise?: string }): Promise<Account> {
@@ -123,6 +201,8 @@ export class AccountService {
     const a = await this.get(username);
     await this.d.sessions.deleteSessionsOfUser(a.username);
     await this.d.accounts.deleteAccount(a.username);
+    await this.d.accounts.deletePasswordHistory(a.username);
+    await this.d.guard.clearLoginFailures('account', a.username);
     this.d.logger.info({ event: 'account.delete', user: a.username }, 'account deleted');
   }
 

@@ -12,6 +12,8 @@ export const errorCodes = {
   csrf_mismatch: 'A state-changing request did not carry the session\'s CSRF token.',
   not_found: 'The named resource does not exist.',
   conflict: 'The resource already exists.',
+  password_change_required: 'The account must change its password before doing anything else (only the password change and logout are allowed).',
+  too_many_sessions: 'The user already has the maximum number of concurrent sessions (MaxConcurrentSessions).',
   identity_unavailable: 'The identity source could not answer (unreachable, too slow or not configured).',
   internal: 'An unexpected internal error.',
 } as const;

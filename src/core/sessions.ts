@@ -1,7 +1,9 @@
 import type { Clock } from '../ports/clock.js';
 import { IdentitySourceError, type IdentityProvider, type Principal } from '../ports/identity.js';
 import type { Random } from '../ports/random.js';
-import type { SessionRecord, SessionStore } from '../ports/store.js';
+import type { AccountStore, LoginGuardStore, PasswordHistoryStore, SessionLimitStore, SessionRecord, SessionStore } from '../ports/store.js';
+import type { AuditService } from './audit.js';
+import type { AccountSettings, SettingsService } from './settings.js';
 import { CoreError } from './errors.js';
 import { passwordProblem, usernameProblem, normalizeUsername } from './input.js';
 import type { Logger } from './logger.js';
@@ -40,7 +42,54 @@ export type CredentialResult =
 export type LoginResult =
   | { kind: 'ok'; session: SessionRecord; token: string }
   | { kind: 'invalid_credentials' }
-  | { kind: 'forbidden'; principal: Principal };
+  | { kind: 'forbidden'; principal: Principal }
+  | { kind: 'too_many_sessions'; limit: number };
+
+/**
+ * Brute-force defence numbers that are not XClarity settings (those are
+ * MaximumLoginFailures and LockoutTime). Durations in milliseconds.
+ */
+export interface BruteForcePolicy {
+  /** Failures from one source address that throttle it (all its logins refused); must stay below MaximumLoginFailures / 2. */
+  sourceMaxFailures: number;
+  /** How long a source's failures are counted, and how long a throttled source stays throttled. */
+  sourceWindowMs: number;
+  /** A source from which a user logged in successfully within this time may log in to the account even while it is locked. */
+  trustedSourceMs: number;
+}
+
+/** Window in which account failures are counted (NIST SP 800-63B counts per hour). */
+export const ACCOUNT_FAILURE_WINDOW_MS = 60 * 60_000;
+
+/**
+ * Failures that throttle one source: the configured number, but never more than
+ * half of MaximumLoginFailures, so a single address can never lock an account.
+ */
+export function sourceFailureLimit(bf: BruteForcePolicy, s: Pick<AccountSettings, 'MaximumLoginFailures'>): number {
+  return Math.max(1, Math.min(bf.sourceMaxFailures, Math.floor(s.MaximumLoginFailures / 2)));
+}
+
+/**
+ * The address brute-force counters are kept under: an IPv4 address as is, an IPv6
+ * address by its /64 prefix (one subscriber usually holds a whole /64, so counting
+ * single IPv6 addresses would let one attacker use 2^64 of them).
+ *
+ * @example sourceKey('2001:db8:1:2:aaaa::1') === '2001:db8:1:2::/64'
+ */
+export function sourceKey(address: string): string {
+  if (!address.includes(':')) return address;
+  const [head = '', tail = ''] = address.split('::', 2) as [string?, string?];
+  const h = head ? head.split(':') : [];
+  const t = address.includes('::') ? (tail ? tail.split(':') : []) : [];
+  // An embedded IPv4 tail (::ffff:1.2.3.4) takes two groups.
+  const groups = (g: string[]) => g.reduce((n, x) => n + (x.includes('.') ? 2 : 1), 0);
+  const full = address.includes('::') ? [...h, ...Array<string>(Math.max(0, 8 - groups(h) - groups(t))).fill('0'), ...t] : h;
+  if (full.length < 4 || !full.slice(0, 4).every((x) => /^[0-9a-f]{1,4}$/i.test(x))) return address.toLowerCase();
+  return `${full.slice(0, 4).map((x) => parseInt(x, 16).toString(16)).join(':')}::/64`;
+}
+
+/** Why a login was refused, kept in the audit trail and the log (never shown to the caller). */
+export type FailureReason = 'invalid_credentials' | 'disabled' | 'locked' | 'account_locked' | 'source_throttled' | 'forbidden';
 
 /**
  * A session is alive while `now < expiresAt` and, when it has an idle timeout,
@@ -56,13 +105,22 @@ export function hasRequiredRole(roles: readonly string[], required: RoleRequirem
 }
 
 export interface SessionServiceDeps {
-  sessions: SessionStore;
+  sessions: SessionStore & SessionLimitStore;
+  accounts: AccountStore & PasswordHistoryStore;
+  guard: LoginGuardStore;
+  settings: SettingsService;
+  audit: AuditService;
   identities: ReadonlyMap<string, IdentityProvider>;
   clock: Clock;
   random: Random;
   logger: Logger;
+  /** The configured defaults (the settings in force may differ: see SettingsService). */
   policy: SessionPolicy;
+  bruteForce: BruteForcePolicy;
 }
+
+/** What a session whose password must change may still do. */
+export type SessionAction = 'use' | 'change_password' | 'logout';
 
 /**
  * The session use cases: login, check, touch, logout, list, revoke. Knows nothing
@@ -76,8 +134,19 @@ export class SessionService {
     return this.d.policy;
   }
 
-  /** Checks credentials against a provider and the role requirement, without making a session. */
-  async verifyCredentials(cmd: LoginCommand, ctx: RequestContext): Promise<CredentialResult> {
+  /**
+   * Checks credentials against a provider and the role requirement, without making
+   * a session, under the brute-force rules (README "Brute-force defence"):
+   *
+   * - every failure counts against the source address and, while the source is
+   *   not throttled, against the account (one atomic store call each);
+   * - a throttled source or a locked account gets invalid_credentials whatever the
+   *   password, unless the source is trusted for that account (the user logged in
+   *   from it within `trustedSourceMs`);
+   * - the password is checked on every path, so neither the answer nor its time
+   *   tells a lock from a wrong password.
+   */
+  async verifyCredentials(cmd: LoginCommand, ctx: RequestContext, settings?: AccountSettings): Promise<CredentialResult> {
     const provider = this.d.identities.get(cmd.provider);
     if (!provider) throw new CoreError('unsupported_auth_type', `no identity provider named "${cmd.provider}"`);
     const uProblem = usernameProblem(cmd.username);
@@ -85,6 +154,17 @@ export class SessionService {
     const pProblem = passwordProblem(cmd.password);
     if (pProblem) throw new CoreError('invalid_input', `password ${pProblem}`);
     const username = normalizeUsername(cmd.username);
+    const policy = settings ?? (await this.d.settings.get());
+    const bf = this.d.bruteForce;
+    const source = sourceKey(ctx.clientAddress);
+    const startedAt = this.d.clock.now();
+
+    const [sourceState, accountState, lastFromSource] = await Promise.all([
+      this.d.guard.getLoginFailures('source', source, startedAt, bf.sourceWindowMs),
+      this.d.guard.getLoginFailures('account', username, startedAt, ACCOUNT_FAILURE_WINDOW_MS),
+      this.d.guard.lastLoginFromSource(username, source),
+    ]);
+    const trusted = lastFromSource !== null && startedAt - lastFromSource < bf.trustedSourceMs;
 
     let outcome;
     try {
@@ -97,29 +177,83 @@ export class SessionService {
       );
       throw new CoreError('identity_unavailable', reason, { cause: e });
     }
-    if (!outcome.ok) {
-      this.d.logger.info(
-        { event: 'login.failure', reqId: ctx.requestId, user: username, provider: provider.name, reason: outcome.reason, client: ctx.clientAddress, dialect: ctx.dialect },
-        'login refused',
-      );
+
+    const blocked: FailureReason | null = trusted ? null : sourceState.locked ? 'source_throttled' : accountState.locked ? 'account_locked' : null;
+    if (outcome.ok && blocked === null) {
+      if (!hasRequiredRole(outcome.principal.roles, cmd.requiredRoles)) {
+        await this.refused(username, provider.name, 'forbidden', ctx);
+        return { kind: 'forbidden', principal: outcome.principal };
+      }
+      // A successful login resets the account's counter (XClarity) and makes this source trusted for the account.
+      const now = this.d.clock.now();
+      await Promise.all([
+        accountState.count > 0 || accountState.locked ? this.d.guard.clearLoginFailures('account', username) : Promise.resolve(false),
+        this.d.guard.rememberLoginSource(outcome.principal.username, source, now),
+      ]);
+      const p = outcome.principal;
+      // An expired password is a must-change password, for sessions and for HTTP Basic alike.
+      const mustChangePassword = p.mustChangePassword || (await this.passwordExpired(p, policy, now));
+      return { kind: 'ok', principal: mustChangePassword === p.mustChangePassword ? p : { ...p, mustChangePassword } };
+    }
+    if (outcome.ok) {
+      // The right password through a throttled source or on a locked account: refused, not counted.
+      await this.refused(username, provider.name, blocked!, ctx);
       return { kind: 'invalid_credentials' };
     }
-    if (!hasRequiredRole(outcome.principal.roles, cmd.requiredRoles)) {
-      this.d.logger.info(
-        { event: 'login.forbidden', reqId: ctx.requestId, user: username, provider: provider.name, client: ctx.clientAddress, dialect: ctx.dialect },
-        'authenticated without a permitted role',
-      );
-      return { kind: 'forbidden', principal: outcome.principal };
+
+    const now = this.d.clock.now();
+    const sourceLimit = sourceFailureLimit(bf, policy);
+    const counted = await this.d.guard.recordLoginFailure('source', source, now, { limit: sourceLimit, windowMs: bf.sourceWindowMs, lockMs: bf.sourceWindowMs });
+    // Failures beyond the source's limit do not count against the account: one address cannot lock it.
+    const countsForAccount = trusted || counted.count <= sourceLimit;
+    const reason: FailureReason = outcome.reason === 'locked' ? 'locked' : outcome.reason;
+    if (countsForAccount && policy.MaximumLoginFailures > 0) {
+      const acc = await this.d.guard.recordLoginFailure('account', username, now, {
+        limit: policy.MaximumLoginFailures,
+        windowMs: ACCOUNT_FAILURE_WINDOW_MS,
+        lockMs: policy.LockoutTime * 60_000,
+      });
+      await this.refused(username, provider.name, blocked ?? reason, ctx, { accountFailures: acc.count, sourceFailures: counted.count });
+      if (acc.lockedNow) {
+        this.d.logger.warn(
+          { event: 'account.lock', reqId: ctx.requestId, user: username, failures: acc.count, until: acc.lockedUntil, client: source, dialect: ctx.dialect },
+          'account locked after repeated login failures',
+        );
+        await this.d.audit.record('account.lock', ctx, username, { failures: acc.count, lockedUntil: acc.lockedUntil, lockoutMinutes: policy.LockoutTime });
+      }
+    } else {
+      await this.refused(username, provider.name, blocked ?? reason, ctx, { sourceFailures: counted.count });
     }
-    return { kind: 'ok', principal: outcome.principal };
+    if (counted.lockedNow) {
+      this.d.logger.warn({ event: 'source.throttle', reqId: ctx.requestId, client: source, failures: counted.count, dialect: ctx.dialect }, 'source address throttled after repeated login failures');
+    }
+    return { kind: 'invalid_credentials' };
+  }
+
+  private async refused(username: string, provider: string, reason: FailureReason, ctx: RequestContext, counts: Record<string, number> = {}): Promise<void> {
+    this.d.logger.info(
+      { event: reason === 'forbidden' ? 'login.forbidden' : 'login.failure', reqId: ctx.requestId, user: username, provider, reason, client: ctx.clientAddress, dialect: ctx.dialect, ...counts },
+      reason === 'forbidden' ? 'authenticated without a permitted role' : 'login refused',
+    );
+    await this.d.audit.record('login.failure', ctx, username, { reason, provider, ...counts });
+  }
+
+  /** Whether a local account's password is older than MaximumPasswordExpiration days. */
+  private async passwordExpired(p: Principal, settings: AccountSettings, now: number): Promise<boolean> {
+    if (p.source !== 'local' || settings.MaximumPasswordExpiration <= 0) return false;
+    const [last] = await this.d.accounts.getPasswordHistory(p.username, 1);
+    const since = last?.at ?? (await this.d.accounts.getAccount(p.username))?.updatedAt;
+    return since !== undefined && now >= since + settings.MaximumPasswordExpiration * 86_400_000;
   }
 
   /** Checks credentials and, when they pass, commits a new session with a fresh token. */
   async login(cmd: LoginCommand, ctx: RequestContext): Promise<LoginResult> {
-    const checked = await this.verifyCredentials(cmd, ctx);
+    const settings = await this.d.settings.get();
+    const checked = await this.verifyCredentials(cmd, ctx, settings);
     if (checked.kind !== 'ok') return checked;
     const p = checked.principal;
     const now = this.d.clock.now();
+    const mustChangePassword = p.mustChangePassword;
     const token = newToken(this.d.random);
     const session: SessionRecord = {
       id: newSessionId(this.d.random),
@@ -129,21 +263,31 @@ export class SessionService {
       roles: [...p.roles],
       organizations: [...p.organizations],
       enterprise: p.enterprise,
-      mustChangePassword: p.mustChangePassword,
+      mustChangePassword,
       createdAt: now,
       lastAccessedAt: now,
-      idleTimeoutMs: this.d.policy.idleTimeoutMs,
-      expiresAt: now + this.d.policy.absoluteLifetimeMs,
+      // New sessions take the settings in force now; existing ones keep theirs.
+      idleTimeoutMs: settings.InactivityTimeout * 60_000,
+      expiresAt: now + settings.SessionLifetime * 60_000,
       clientAddress: ctx.clientAddress,
       authSource: p.source,
       authServer: p.authServer,
       dialect: ctx.dialect,
     };
-    await this.d.sessions.createSession(session);
+    // Refuse, rather than end another session: ending the oldest would let anyone holding the password silently log the owner out.
+    if (!(await this.d.sessions.createSessionWithinLimit(session, settings.MaxConcurrentSessions, now))) {
+      this.d.logger.info(
+        { event: 'login.too_many_sessions', reqId: ctx.requestId, user: p.username, limit: settings.MaxConcurrentSessions, client: ctx.clientAddress, dialect: ctx.dialect },
+        'login refused: concurrent session limit',
+      );
+      await this.d.audit.record('login.failure', ctx, p.username, { reason: 'too_many_sessions', limit: settings.MaxConcurrentSessions });
+      return { kind: 'too_many_sessions', limit: settings.MaxConcurrentSessions };
+    }
     this.d.logger.info(
       { event: 'login.success', reqId: ctx.requestId, user: p.username, session: session.id, provider: p.source, client: ctx.clientAddress, dialect: ctx.dialect },
       'session created',
     );
+    await this.d.audit.record('login.success', ctx, p.username, { session: session.id, provider: p.source, pwChangeRequired: mustChangePassword });
     return { kind: 'ok', session, token };
   }
 
@@ -169,6 +313,17 @@ export class SessionService {
     return s;
   }
 
+  /**
+   * The forced-password-change gate, in one place for every dialect: a session
+   * whose password must change may change it and log out, nothing else.
+   * Throws CoreError password_change_required.
+   */
+  assertMay(session: Pick<SessionRecord, 'mustChangePassword'>, action: SessionAction): void {
+    if (session.mustChangePassword && action === 'use') {
+      throw new CoreError('password_change_required');
+    }
+  }
+
   async getSession(id: string): Promise<SessionRecord | null> {
     const s = await this.d.sessions.getSession(id);
     return s && !isExpired(s, this.d.clock.now()) ? s : null;
@@ -182,12 +337,13 @@ export class SessionService {
   }
 
   /** Ends a session by id. Returns false when there was no live session of that id. */
-  async revokeSession(id: string, ctx: RequestContext, by: string, event = 'session.revoke'): Promise<boolean> {
+  async revokeSession(id: string, ctx: RequestContext, by: string, event: 'session.revoke' | 'session.logout' = 'session.revoke'): Promise<boolean> {
     const s = await this.getSession(id);
     if (!s) return false;
     const deleted = await this.d.sessions.deleteSession(id);
     if (deleted) {
       this.d.logger.info({ event, reqId: ctx.requestId, session: id, user: s.username, by, client: ctx.clientAddress, dialect: ctx.dialect }, 'session ended');
+      await this.d.audit.record(event === 'session.logout' ? 'session.logout' : 'session.revoke', ctx, s.username, { session: id, by });
     }
     return deleted;
   }
@@ -200,20 +356,26 @@ export class SessionService {
   async revokeUserSessions(username: string, ctx: RequestContext, by: string): Promise<number> {
     const n = await this.d.sessions.deleteSessionsOfUser(normalizeUsername(username));
     this.d.logger.info({ event: 'session.revoke_user', reqId: ctx.requestId, user: username, count: n, by, dialect: ctx.dialect }, 'sessions of user ended');
+    await this.d.audit.record('session.revoke', ctx, normalizeUsername(username), { count: n, by, all: true });
     return n;
   }
 
   /** Deletes expired sessions; returns how many. Runs off the request path. */
   async sweep(): Promise<number> {
     const gone = await this.d.sessions.deleteExpiredSessions(this.d.clock.now());
-    for (const s of gone) this.d.logger.info({ event: 'session.expire', session: s.id, user: s.username }, 'session expired');
+    for (const s of gone) {
+      this.d.logger.info({ event: 'session.expire', session: s.id, user: s.username }, 'session expired');
+      await this.d.audit.record('session.expire', undefined, s.username, { session: s.id, dialect: s.dialect });
+    }
     return gone.length;
   }
 
   private endExpired(s: SessionRecord): void {
     this.d.sessions.deleteSession(s.id).then(
       (deleted) => {
-        if (deleted) this.d.logger.info({ event: 'session.expire', session: s.id, user: s.username }, 'session expired');
+        if (!deleted) return;
+        this.d.logger.info({ event: 'session.expire', session: s.id, user: s.username }, 'session expired');
+        void this.d.audit.record('session.expire', undefined, s.username, { session: s.id, dialect: s.dialect });
       },
       (e: unknown) => this.d.logger.warn({ event: 'session.expire_failed', session: s.id, err: errText(e) }, 'could not delete expired session'),
     );

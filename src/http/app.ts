@@ -41,6 +41,7 @@ function describeValidation(errors: AjvError[], dataVar: string): string {
     case 'additionalProperties':
       return `unknown field "${String(e.params.additionalProperty)}"`;
     case 'type':
+      if (e.params.type === 'integer') return `field ${field} must be a whole number`;
       return e.instancePath ? `field ${field} must be a ${String(e.params.type)}` : `${dataVar} must be a JSON ${String(e.params.type)}`;
     default:
       return `${field} ${e.message ?? 'is not valid'}`;

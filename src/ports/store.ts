@@ -91,3 +91,127 @@ export interface SessionStore {
    */
   deleteExpiredSessions(now: number): Promise<SessionRecord[]>;
 }
+
+/** Who a login failure counts against: the account's name, or the client's address. */
+export type FailureScope = 'account' | 'source';
+
+/** When failures lock. Durations in milliseconds. */
+export interface FailureRule {
+  /** Failures that lock; 0 = never lock. */
+  limit: number;
+  /** Failures older than this (counted from the first of the run) are forgotten; must be > 0. */
+  windowMs: number;
+  /** How long a lock lasts; 0 = until {@link LoginGuardStore.clearLoginFailures}. */
+  lockMs: number;
+}
+
+/** The failure counter of one scope and subject at some time. */
+export interface FailureState {
+  count: number;
+  /** Whether it is locked at the time asked. */
+  locked: boolean;
+  /** End of the lock: 0 when not locked, Number.MAX_SAFE_INTEGER when locked until cleared. */
+  lockedUntil: number;
+}
+
+export const LOCKED_UNTIL_CLEARED = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Brute-force bookkeeping. The hard rule: {@link recordLoginFailure} is ONE atomic
+ * step ("increment the failure count and tell me whether this locks"), never a read
+ * followed by a write, so N parallel failures count exactly N and exactly one of
+ * them reports `lockedNow`, the one whose count reaches `rule.limit`.
+ */
+export interface LoginGuardStore {
+  /**
+   * Atomically counts one failure at `now` and returns the counter after it.
+   * A counter starts afresh (count 1) when there is none, when its lock has ended
+   * (`lockedUntil <= now`), or when it is not locked and `now >= first + windowMs`
+   * (first = time of the first failure of the run). While locked, failures are still
+   * counted but the lock is not extended. A counter that reaches `rule.limit`
+   * (> 0) locks until `now + lockMs` (lockMs 0: until cleared); `lockedNow` is true
+   * for that one call only.
+   */
+  recordLoginFailure(scope: FailureScope, subject: string, now: number, rule: FailureRule): Promise<FailureState & { lockedNow: boolean }>;
+  /** The counter at `now` (a lock that ended at or before `now` reads as unlocked, count 0). Never writes. */
+  getLoginFailures(scope: FailureScope, subject: string, now: number, windowMs: number): Promise<FailureState>;
+  /** Forgets the counter (a successful login, an administrator's unlock); returns whether there was one. */
+  clearLoginFailures(scope: FailureScope, subject: string): Promise<boolean>;
+  /** Remembers that `username` logged in successfully from `source` at `at` (the latest time wins). */
+  rememberLoginSource(username: string, source: string, at: number): Promise<void>;
+  /** When `username` last logged in successfully from `source`, or null. */
+  lastLoginFromSource(username: string, source: string): Promise<number | null>;
+  /**
+   * Deletes counters that are not locked at `now` and whose run started before
+   * `failuresBefore`, and login sources last used before `sourcesBefore`; returns how many rows.
+   */
+  pruneLoginGuard(now: number, failuresBefore: number, sourcesBefore: number): Promise<number>;
+}
+
+/** Password history, for "not one of the last N" and for password age. */
+export interface PasswordHistoryStore {
+  /** Appends a hash set at `at` and keeps only the newest `keep` (>= 1) of the user's entries. */
+  addPasswordHistory(username: string, passwordHash: string, at: number, keep: number): Promise<void>;
+  /** The user's newest `limit` entries, newest first. */
+  getPasswordHistory(username: string, limit: number): Promise<{ passwordHash: string; at: number }[]>;
+  /** Forgets the user's history (the account was deleted). */
+  deletePasswordHistory(username: string): Promise<void>;
+}
+
+/** Named integer settings (account policy). Values are whole numbers; units belong to the caller. */
+export interface SettingsStore {
+  /** Every stored setting; names never stored are absent. */
+  getSettings(): Promise<Record<string, number>>;
+  /** Stores the given names in one transaction (all or none), leaving others as they are. */
+  putSettings(values: Record<string, number>, now: number): Promise<void>;
+}
+
+/** One line of the audit trail. Never holds a password or a token. */
+export interface AuditEvent {
+  at: number;
+  /** e.g. login.success, login.failure, account.lock, account.unlock, session.logout, session.expire, session.revoke, settings.change */
+  kind: string;
+  /** The user the event is about ('' when none). */
+  username: string;
+  clientAddress: string;
+  dialect: string;
+  requestId: string;
+  /** Extra facts (reason, session id, who acted, changed settings). */
+  detail: Record<string, string | number | boolean | null>;
+}
+
+export interface AuditRecord extends AuditEvent {
+  /** Increases with every event appended to this store. */
+  seq: number;
+}
+
+export interface AuditFilter {
+  username?: string;
+  kind?: string;
+  /** Events at or after this time. */
+  since?: number;
+  /** At most this many, the newest; default 1000. */
+  limit?: number;
+}
+
+export interface AuditStore {
+  appendAudit(event: AuditEvent): Promise<void>;
+  /** Matching events, oldest first (the newest `limit` of them). `kind` matches exactly or as a prefix ending in "." ("login." = every login event). */
+  queryAudit(filter?: AuditFilter): Promise<AuditRecord[]>;
+  /** Deletes events before `before`; returns how many. */
+  pruneAudit(before: number): Promise<number>;
+}
+
+/**
+ * Sessions with the per-user limit. The hard rule: counting the user's live
+ * sessions and creating the new one is ONE atomic step, so parallel logins never
+ * exceed the limit.
+ */
+export interface SessionLimitStore {
+  /**
+   * Creates the session (durably, as createSession) only when the user has fewer
+   * than `limit` sessions alive at `now` (alive as in deleteExpiredSessions); 0 = no
+   * limit. Returns whether it was created.
+   */
+  createSessionWithinLimit(session: SessionRecord, limit: number, now: number): Promise<boolean>;
+}

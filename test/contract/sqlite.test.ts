@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
@@ -17,6 +17,11 @@ runStoreContract('SqliteStore on a file', async () => {
   return {
     accounts: store,
     sessions: store,
+    limits: store,
+    guard: store,
+    history: store,
+    settings: store,
+    audit: store,
     flush: () => store.flushTouches(),
     reopen: async () => {
       store.close();
@@ -90,6 +95,30 @@ describe('SqliteStore on disk', () => {
       assert.equal(await again.countAccounts(), 1);
     } finally {
       again.close();
+    }
+  });
+
+  it('upgrades a version-1 database (accounts and sessions only) to the policy tables, keeping its data', async () => {
+    const path = join(dir.path, 'v1', 'store.db');
+    mkdirSync(join(dir.path, 'v1'), { recursive: true });
+    const raw = new Database(path);
+    raw.exec(migrations[0]!);
+    raw.pragma('user_version = 1');
+    raw.prepare(
+      `INSERT INTO accounts (username, roles, organizations, enterprise, disabled, must_change_password, password_hash, created_at, updated_at)
+       VALUES ('alice', '[]', '[]', 'E', 0, 0, NULL, 1, 1)`,
+    ).run();
+    raw.close();
+    const store = new SqliteStore({ path, touchFlushMs: 0 });
+    try {
+      assert.equal(store.db.pragma('user_version', { simple: true }), migrations.length);
+      assert.equal((await store.getAccount('alice'))?.enterprise, 'E');
+      assert.deepEqual(await store.getSettings(), {});
+      assert.equal((await store.recordLoginFailure('account', 'alice', 5, { limit: 2, windowMs: 10, lockMs: 10 })).count, 1);
+      await store.appendAudit({ at: 5, kind: 'login.failure', username: 'alice', clientAddress: '', dialect: 'cli', requestId: '', detail: {} });
+      assert.equal((await store.queryAudit()).length, 1);
+    } finally {
+      store.close();
     }
   });
 

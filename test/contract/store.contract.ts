@@ -3,10 +3,16 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   DuplicateAccountError,
+  LOCKED_UNTIL_CLEARED,
   type AccountStore,
+  type AuditStore,
+  type LoginGuardStore,
   type NewAccount,
+  type PasswordHistoryStore,
+  type SessionLimitStore,
   type SessionRecord,
   type SessionStore,
+  type SettingsStore,
 } from '../../src/ports/store.js';
 
 /*
@@ -20,6 +26,11 @@ import {
 export interface StoreUnderTest {
   accounts: AccountStore;
   sessions: SessionStore;
+  limits: SessionLimitStore;
+  guard: LoginGuardStore;
+  history: PasswordHistoryStore;
+  settings: SettingsStore;
+  audit: AuditStore;
   /** Writes whatever the adapter keeps behind (batched touches) to durable storage. */
   flush?(): Promise<void> | void;
   /** Closes the store and opens it again on the same durable data, as after a restart. */
@@ -81,7 +92,7 @@ const ids = (list: SessionRecord[]) => list.map((s) => s.id);
  * @example
  * runStoreContract('SqliteStore', async () => {
  *   const store = new SqliteStore({ path: ':memory:' });
- *   return { accounts: store, sessions: store, close: () => store.close() };
+ *   return { accounts: store, sessions: store, limits: store, guard: store, history: store, settings: store, audit: store, close: () => store.close() };
  * });
  */
 export function runStoreContract(name: string, open: () => Promise<StoreUnderTest>): void {
@@ -89,9 +100,15 @@ export function runStoreContract(name: string, open: () => Promise<StoreUnderTes
     let sut: StoreUnderTest;
     let accounts: AccountStore;
     let sessions: SessionStore;
+    let limits: SessionLimitStore;
+    let guard: LoginGuardStore;
+    let history: PasswordHistoryStore;
+    let settings: SettingsStore;
+    let audit: AuditStore;
 
     beforeEach(async () => {
       sut = await open();
+      ({ limits, guard, history, settings, audit } = sut);
       accounts = sut.accounts;
       sessions = sut.sessions;
     });
@@ -549,6 +566,200 @@ export function runStoreContract(name: string, open: () => Promise<StoreUnderTes
           assert.deepEqual(await sessions.deleteExpiredSessions(T0), []);
           assert.equal((await sessions.listSessions()).length, 1);
         });
+      });
+    });
+
+    describe('createSessionWithinLimit', () => {
+      it('creates sessions while the user has fewer than the limit alive and refuses the one beyond it', async () => {
+        assert.equal(await limits.createSessionWithinLimit(newSession(), 2, T0), true);
+        assert.equal(await limits.createSessionWithinLimit(newSession(), 2, T0), true);
+        const third = newSession();
+        assert.equal(await limits.createSessionWithinLimit(third, 2, T0), false);
+        assert.equal(await sessions.getSession(third.id), null, 'the refused session was not stored');
+        assert.equal((await sessions.listSessions({ username: 'alice' })).length, 2);
+      });
+
+      it("counts only the user's own sessions, and only those alive at now (the exact boundary counts as ended)", async () => {
+        await sessions.createSession(newSession({ username: 'bob' }));
+        await sessions.createSession(newSession({ expiresAt: T0 + MINUTE }));
+        assert.equal(await limits.createSessionWithinLimit(newSession({ createdAt: T0 + MINUTE - 1 }), 2, T0 + MINUTE - 1), true);
+        assert.equal(await limits.createSessionWithinLimit(newSession({ createdAt: T0 + MINUTE - 1 }), 2, T0 + MINUTE - 1), false);
+        assert.equal(await limits.createSessionWithinLimit(newSession({ createdAt: T0 + MINUTE }), 2, T0 + MINUTE), true);
+      });
+
+      it('treats limit 0 as no limit', async () => {
+        for (let i = 0; i < 5; i++) assert.equal(await limits.createSessionWithinLimit(newSession(), 0, T0), true);
+        assert.equal((await sessions.listSessions()).length, 5);
+      });
+
+      it('never exceeds the limit when 10 sessions are created in parallel', async () => {
+        const results = await Promise.all(Array.from({ length: 10 }, () => limits.createSessionWithinLimit(newSession(), 3, T0)));
+        assert.equal(results.filter(Boolean).length, 3);
+        assert.equal((await sessions.listSessions({ username: 'alice' })).length, 3);
+      });
+
+      it('makes a created session findable by its token hash at once', async () => {
+        const s = newSession();
+        await limits.createSessionWithinLimit(s, 3, T0);
+        assert.deepEqual(await sessions.findSessionByTokenHash(s.tokenHash), s);
+      });
+    });
+
+    describe('login failure counters', () => {
+      const rule = { limit: 3, windowMs: HOUR, lockMs: 10 * MINUTE };
+
+      it('counts failures one by one and locks exactly at the limit, reporting lockedNow once', async () => {
+        const a = await guard.recordLoginFailure('account', 'alice', T0, rule);
+        const b = await guard.recordLoginFailure('account', 'alice', T0 + 1, rule);
+        const c = await guard.recordLoginFailure('account', 'alice', T0 + 2, rule);
+        const d = await guard.recordLoginFailure('account', 'alice', T0 + 3, rule);
+        assert.deepEqual([a.count, b.count, c.count, d.count], [1, 2, 3, 4]);
+        assert.deepEqual([a.lockedNow, b.lockedNow, c.lockedNow, d.lockedNow], [false, false, true, false]);
+        assert.deepEqual([a.locked, b.locked, c.locked, d.locked], [false, false, true, true]);
+        assert.equal(c.lockedUntil, T0 + 2 + 10 * MINUTE);
+        assert.equal(d.lockedUntil, T0 + 2 + 10 * MINUTE, 'failures while locked do not extend the lock');
+      });
+
+      it('counts 20 parallel failures as exactly 20, and exactly one of them locks, the 20th', async () => {
+        const r = { limit: 20, windowMs: HOUR, lockMs: HOUR };
+        const all = await Promise.all(Array.from({ length: 20 }, () => guard.recordLoginFailure('account', 'alice', T0, r)));
+        assert.deepEqual(all.map((x) => x.count).sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i + 1));
+        const lockers = all.filter((x) => x.lockedNow);
+        assert.equal(lockers.length, 1);
+        assert.equal(lockers[0]!.count, 20);
+        assert.deepEqual(await guard.getLoginFailures('account', 'alice', T0, HOUR), { count: 20, locked: true, lockedUntil: T0 + HOUR });
+      });
+
+      it('reads a lock as ended exactly at lockedUntil, and the next failure starts a fresh run', async () => {
+        for (let i = 0; i < 3; i++) await guard.recordLoginFailure('account', 'alice', T0, rule);
+        assert.equal((await guard.getLoginFailures('account', 'alice', T0 + 10 * MINUTE - 1, HOUR)).locked, true);
+        assert.deepEqual(await guard.getLoginFailures('account', 'alice', T0 + 10 * MINUTE, HOUR), { count: 0, locked: false, lockedUntil: 0 });
+        const next = await guard.recordLoginFailure('account', 'alice', T0 + 10 * MINUTE, rule);
+        assert.deepEqual(next, { count: 1, locked: false, lockedUntil: 0, lockedNow: false });
+      });
+
+      it('forgets unlocked failures exactly windowMs after the first of the run', async () => {
+        await guard.recordLoginFailure('source', '192.0.2.1', T0, rule);
+        await guard.recordLoginFailure('source', '192.0.2.1', T0 + 30 * MINUTE, rule);
+        assert.equal((await guard.getLoginFailures('source', '192.0.2.1', T0 + HOUR - 1, HOUR)).count, 2);
+        assert.equal((await guard.getLoginFailures('source', '192.0.2.1', T0 + HOUR, HOUR)).count, 0);
+        assert.equal((await guard.recordLoginFailure('source', '192.0.2.1', T0 + HOUR, rule)).count, 1);
+      });
+
+      it('locks until cleared when lockMs is 0, and never locks when limit is 0', async () => {
+        const forever = { limit: 2, windowMs: HOUR, lockMs: 0 };
+        await guard.recordLoginFailure('account', 'alice', T0, forever);
+        const locked = await guard.recordLoginFailure('account', 'alice', T0, forever);
+        assert.equal(locked.lockedUntil, LOCKED_UNTIL_CLEARED);
+        assert.equal((await guard.getLoginFailures('account', 'alice', T0 + 1000 * 24 * HOUR, HOUR)).locked, true);
+        assert.equal(await guard.clearLoginFailures('account', 'alice'), true);
+        assert.equal(await guard.clearLoginFailures('account', 'alice'), false);
+        assert.equal((await guard.getLoginFailures('account', 'alice', T0, HOUR)).locked, false);
+        for (let i = 0; i < 5; i++) assert.equal((await guard.recordLoginFailure('account', 'bob', T0, { ...forever, limit: 0 })).locked, false);
+      });
+
+      it('keeps scopes and subjects apart: an account and a source of the same name are two counters', async () => {
+        await guard.recordLoginFailure('account', 'x', T0, rule);
+        await guard.recordLoginFailure('account', 'x', T0, rule);
+        await guard.recordLoginFailure('source', 'x', T0, rule);
+        assert.equal((await guard.getLoginFailures('account', 'x', T0, HOUR)).count, 2);
+        assert.equal((await guard.getLoginFailures('source', 'x', T0, HOUR)).count, 1);
+        assert.equal((await guard.getLoginFailures('account', 'X', T0, HOUR)).count, 0);
+      });
+
+      it('remembers the latest successful login per user and source', async () => {
+        assert.equal(await guard.lastLoginFromSource('alice', '192.0.2.1'), null);
+        await guard.rememberLoginSource('alice', '192.0.2.1', T0 + 5);
+        await guard.rememberLoginSource('alice', '192.0.2.1', T0 + 1);
+        assert.equal(await guard.lastLoginFromSource('alice', '192.0.2.1'), T0 + 5);
+        assert.equal(await guard.lastLoginFromSource('bob', '192.0.2.1'), null);
+      });
+
+      it('prunes finished counters and old sources, but never a live lock', async () => {
+        await guard.recordLoginFailure('account', 'old', T0, rule);
+        await guard.recordLoginFailure('account', 'forever', T0, { limit: 1, windowMs: HOUR, lockMs: 0 });
+        await guard.recordLoginFailure('account', 'recent', T0 + 2 * HOUR, rule);
+        await guard.rememberLoginSource('alice', 'a', T0);
+        await guard.rememberLoginSource('alice', 'b', T0 + 2 * HOUR);
+        assert.equal(await guard.pruneLoginGuard(T0 + 2 * HOUR, T0 + HOUR, T0 + HOUR), 2);
+        assert.equal((await guard.getLoginFailures('account', 'forever', T0 + 2 * HOUR, HOUR)).locked, true);
+        assert.equal((await guard.getLoginFailures('account', 'recent', T0 + 2 * HOUR, HOUR)).count, 1);
+        assert.equal(await guard.lastLoginFromSource('alice', 'a'), null);
+        assert.equal(await guard.lastLoginFromSource('alice', 'b'), T0 + 2 * HOUR);
+      });
+    });
+
+    describe('password history', () => {
+      it('returns the newest entries first, at most limit, and keeps only the newest keep', async () => {
+        for (let i = 1; i <= 4; i++) await history.addPasswordHistory('alice', `hash-${i}`, T0 + i, 3);
+        assert.deepEqual(await history.getPasswordHistory('alice', 10), [
+          { passwordHash: 'hash-4', at: T0 + 4 },
+          { passwordHash: 'hash-3', at: T0 + 3 },
+          { passwordHash: 'hash-2', at: T0 + 2 },
+        ]);
+        assert.deepEqual(await history.getPasswordHistory('alice', 1), [{ passwordHash: 'hash-4', at: T0 + 4 }]);
+        assert.deepEqual(await history.getPasswordHistory('alice', 0), []);
+      });
+
+      it("keeps users apart and forgets one user's history on request", async () => {
+        await history.addPasswordHistory('alice', 'a1', T0, 5);
+        await history.addPasswordHistory('bob', 'b1', T0, 5);
+        await history.deletePasswordHistory('alice');
+        assert.deepEqual(await history.getPasswordHistory('alice', 5), []);
+        assert.deepEqual(await history.getPasswordHistory('bob', 5), [{ passwordHash: 'b1', at: T0 }]);
+      });
+    });
+
+    describe('settings', () => {
+      it('starts empty, stores named values and leaves others as they are', async () => {
+        assert.deepEqual(await settings.getSettings(), {});
+        await settings.putSettings({ LockoutTime: 30, MaximumLoginFailures: 10 }, T0);
+        await settings.putSettings({ LockoutTime: 0 }, T0 + 1);
+        assert.deepEqual(await settings.getSettings(), { LockoutTime: 0, MaximumLoginFailures: 10 });
+      });
+    });
+
+    describe('audit', () => {
+      const event = (over: Partial<Parameters<AuditStore['appendAudit']>[0]> = {}) => ({
+        at: T0,
+        kind: 'login.failure',
+        username: 'alice',
+        clientAddress: '192.0.2.1',
+        dialect: 'hcx',
+        requestId: 'req-1',
+        detail: { reason: 'invalid_credentials', count: 1, trusted: false, none: null },
+        ...over,
+      });
+
+      it('returns appended events oldest first with every field intact and an increasing seq', async () => {
+        await audit.appendAudit(event());
+        await audit.appendAudit(event({ kind: 'login.success', at: T0 + 1, detail: {} }));
+        const all = await audit.queryAudit();
+        assert.equal(all.length, 2);
+        assert.ok(all[0]!.seq < all[1]!.seq);
+        const { seq: _s, ...first } = all[0]!;
+        assert.deepEqual(first, event());
+        assert.equal(all[1]!.kind, 'login.success');
+      });
+
+      it('filters by user, exact kind, kind family ("login."), since (inclusive) and keeps the newest limit', async () => {
+        await audit.appendAudit(event({ at: T0 }));
+        await audit.appendAudit(event({ at: T0 + 1, kind: 'login.success' }));
+        await audit.appendAudit(event({ at: T0 + 2, kind: 'account.lock' }));
+        await audit.appendAudit(event({ at: T0 + 3, username: 'bob' }));
+        assert.deepEqual((await audit.queryAudit({ username: 'bob' })).map((e) => e.at), [T0 + 3]);
+        assert.deepEqual((await audit.queryAudit({ kind: 'login.failure' })).map((e) => e.at), [T0, T0 + 3]);
+        assert.deepEqual((await audit.queryAudit({ kind: 'login.' })).map((e) => e.at), [T0, T0 + 1, T0 + 3]);
+        assert.deepEqual((await audit.queryAudit({ kind: 'login' })).map((e) => e.at), []);
+        assert.deepEqual((await audit.queryAudit({ since: T0 + 2 })).map((e) => e.at), [T0 + 2, T0 + 3]);
+        assert.deepEqual((await audit.queryAudit({ limit: 2 })).map((e) => e.at), [T0 + 2, T0 + 3]);
+      });
+
+      it('prunes events before a time and returns how many', async () => {
+        await audit.appendAudit(event({ at: T0 }));
+        await audit.appendAudit(event({ at: T0 + HOUR }));
+        assert.equal(await audit.pruneAudit(T0 + HOUR), 1);
+        assert.deepEqual((await audit.queryAudit()).map((e) => e.at), [T0 + HOUR]);
       });
     });
   });

@@ -21,6 +21,11 @@ const MAP: Record<ProblemCode, Mapping> = {
   csrf_mismatch: { status: 403, errorCode: 'NOT_ENOUGH_PRIVILEGES', text: 'Access Denied', fallback: '' },
   not_found: { status: 404, errorCode: 'BAD_REQUEST', fallback: 'Not found.' },
   conflict: { status: 409, errorCode: 'BAD_REQUEST', fallback: 'Conflict.' },
+  password_change_required: {
+    status: 403, errorCode: 'NOT_ENOUGH_PRIVILEGES',
+    text: 'Password change required: change the password (PUT /userAccounts/passwordChange or PUT /portcullis/api/v1/password) before using this API.', fallback: '',
+  },
+  too_many_sessions: { status: 403, errorCode: 'NOT_ENOUGH_PRIVILEGES', fallback: 'Maximum number of concurrent sessions reached; log out another session first.' },
   identity_unavailable: { status: 500, errorCode: 'INTERNAL_SERVER_ERROR', text: 'Exception while performing auth', fallback: '' },
   internal: { status: 500, errorCode: 'INTERNAL_SERVER_ERROR', fallback: 'Internal server error.' },
   no_route: { status: 404, errorCode: 'BAD_REQUEST', fallback: 'No such API.' },

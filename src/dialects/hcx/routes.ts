@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CoreError } from '../../core/errors.js';
-import { hasRequiredRole, type LoginCommand } from '../../core/sessions.js';
+import { hasRequiredRole, type LoginCommand, type SessionAction } from '../../core/sessions.js';
 import type { Principal } from '../../ports/identity.js';
 import { basicCredentials, header, isUserActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
@@ -72,6 +72,9 @@ export function hcxDialect(deps: DialectDeps): Dialect {
     }
     if (result.kind === 'invalid_credentials') return void fail(reply, { code: 'invalid_credentials' });
     if (result.kind === 'forbidden') return void fail(reply, { code: 'forbidden' });
+    if (result.kind === 'too_many_sessions') {
+      return void fail(reply, { code: 'too_many_sessions', detail: `Maximum number of concurrent sessions (${result.limit}) reached; log out another session first.` });
+    }
     reply.header(TOKEN_HEADER, result.token);
     return result.session;
   }
@@ -80,13 +83,14 @@ export function hcxDialect(deps: DialectDeps): Dialect {
    * Who is calling a protected route: the session of `x-hm-authorization`, or the
    * user of HTTP Basic credentials (checked each time; no session is made).
    */
-  async function caller(req: FastifyRequest, reply: FastifyReply) {
+  async function caller(req: FastifyRequest, reply: FastifyReply, action: SessionAction = 'use') {
     const token = header(req, TOKEN_HEADER);
     if (token !== undefined) {
       const session = await sessions.authenticate(token, isUserActivity(req));
       if (!session) return void fail(reply, { code: 'invalid_session' });
       // A session opened through another dialect may belong to a user HCX's login would refuse.
       if (!hasRequiredRole(session.roles, cfg.allowedRoles)) return void fail(reply, { code: 'forbidden' });
+      sessions.assertMay(session, action);
       return { session, principal: session };
     }
     const basic = basicCredentials(req);
@@ -97,6 +101,7 @@ export function hcxDialect(deps: DialectDeps): Dialect {
       );
       if (checked.kind === 'invalid_credentials') return void fail(reply, { code: 'invalid_credentials' });
       if (checked.kind === 'forbidden') return void fail(reply, { code: 'forbidden' });
+      sessions.assertMay(checked.principal, action);
       return { session: undefined, principal: checked.principal };
     }
     return void fail(reply, { code: 'invalid_session', detail: `Missing ${TOKEN_HEADER} header.` });
@@ -121,7 +126,7 @@ export function hcxDialect(deps: DialectDeps): Dialect {
       });
 
       app.delete('/api/admin/v1/sessions', route, async (req, reply) => {
-        const who = await caller(req, reply);
+        const who = await caller(req, reply, 'logout');
         if (!who) return reply;
         if (!who.session) {
           return fail(reply, { code: 'invalid_input', detail: `Logout needs the ${TOKEN_HEADER} session token; HTTP Basic makes no session.` });

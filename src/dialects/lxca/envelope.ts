@@ -102,6 +102,16 @@ export const LXCA_MESSAGES: Record<ProblemCode, Entry> = {
     explanation: 'A resource with that name already exists.',
     recovery: 'Choose another name.',
   },
+  password_change_required: {
+    status: 403, id: 'FQXHMSE0115J', text: 'The password must be changed before any other operation.',
+    explanation: 'The password of this account was reset, has expired, or was never changed since the account was created.',
+    recovery: 'Change the password with PUT /userAccounts/passwordChange, then continue. Logging out is also allowed.',
+  },
+  too_many_sessions: {
+    status: 403, id: 'FQXHMSE0116J', text: 'The maximum number of concurrent sessions for this user has been reached.', withDetail: true,
+    explanation: 'The user already has MaxConcurrentSessions live sessions; a new login is refused rather than ending one of them.',
+    recovery: 'Log out of another session (or wait for it to time out), or ask an administrator to end one, then log in again.',
+  },
   timeout: {
     status: 408, id: 'FQXHMSE0114J', text: 'The request was not received in time.',
     explanation: 'The client did not send the whole request within the time allowed.',

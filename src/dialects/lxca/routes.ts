@@ -2,7 +2,8 @@ import { parse as parseCookies, serialize as serializeCookie, type SerializeOpti
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionRecord } from '../../ports/store.js';
 import { sameString } from '../../core/tokens.js';
-import { hasRequiredRole } from '../../core/sessions.js';
+import { hasRequiredRole, type SessionAction } from '../../core/sessions.js';
+import { SETTING_NAMES } from '../../core/settings.js';
 import { header, isoSeconds, isUserActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
 import { SUCCESS_BODY, SUCCESS_MESSAGE, lxcaRenderer } from './envelope.js';
@@ -17,6 +18,23 @@ const loginBody = {
     UserId: { type: 'string' },
     password: { type: 'string' },
   },
+} as const;
+
+const passwordChangeBody = {
+  type: 'object',
+  required: ['currentPassword', 'newPassword'],
+  additionalProperties: false,
+  properties: {
+    currentPassword: { type: 'string' },
+    newPassword: { type: 'string' },
+  },
+} as const;
+
+const settingsBody = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: Object.fromEntries(SETTING_NAMES.map((n) => [n, { type: 'integer' }])),
 } as const;
 
 const idParams = {
@@ -41,7 +59,7 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
   }
 
   /** The live session of the request's session cookie, or a 401 already sent. */
-  async function caller(req: FastifyRequest, reply: FastifyReply, opts: { stateChanging: boolean }): Promise<SessionRecord | undefined> {
+  async function caller(req: FastifyRequest, reply: FastifyReply, opts: { stateChanging: boolean; action?: SessionAction }): Promise<SessionRecord | undefined> {
     const jar = cookies(req);
     const session = await sessions.authenticate(jar[cfg.sessionCookie], isUserActivity(req));
     if (!session) return void fail(reply, { code: 'invalid_session' });
@@ -54,6 +72,7 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
       // A session made through another dialect has no csrf cookie yet: hand it over.
       reply.header('set-cookie', serializeCookie(CSRF_COOKIE, session.csrf, csrfCookieOptions));
     }
+    sessions.assertMay(session, opts.action ?? 'use');
     return session;
   }
 
@@ -101,6 +120,9 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
         );
         if (result.kind === 'invalid_credentials') return fail(reply, { code: 'invalid_credentials' });
         if (result.kind === 'forbidden') return fail(reply, { code: 'forbidden' });
+        if (result.kind === 'too_many_sessions') {
+          return fail(reply, { code: 'too_many_sessions', detail: `The limit (MaxConcurrentSessions) is ${result.limit}.` });
+        }
         const s = result.session;
         reply.header('set-cookie', [
           serializeCookie(cfg.sessionCookie, result.token, sessionCookieOptions),
@@ -126,7 +148,7 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
       });
 
       app.delete('/sessions', route, async (req, reply) => {
-        const me = await caller(req, reply, { stateChanging: true });
+        const me = await caller(req, reply, { stateChanging: true, action: 'logout' });
         if (!me) return reply;
         await sessions.logout(me, requestContext(req, 'lxca'));
         reply.header('set-cookie', [
@@ -147,6 +169,35 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
           reply.header('set-cookie', serializeCookie(cfg.sessionCookie, '', { ...sessionCookieOptions, maxAge: 0 }));
         }
         return reply.type('application/json').send(SUCCESS_BODY);
+      });
+
+      // The caller changes their own password: {"currentPassword", "newPassword"}. Allowed to a session whose password must change.
+      app.put<{ Body: { currentPassword: string; newPassword: string } }>(
+        '/userAccounts/passwordChange',
+        { ...route, schema: { body: passwordChangeBody } },
+        async (req, reply) => {
+          const me = await caller(req, reply, { stateChanging: true, action: 'change_password' });
+          if (!me) return reply;
+          const ok = await deps.accounts.changeOwnPassword(me.username, req.body.currentPassword, req.body.newPassword, me.id, requestContext(req, 'lxca'));
+          if (!ok) return fail(reply, { code: 'invalid_credentials' });
+          return reply.type('application/json').send(SUCCESS_BODY);
+        },
+      );
+
+      app.get('/userAccountSettings', route, async (req, reply) => {
+        const me = await caller(req, reply, { stateChanging: false });
+        if (!me) return reply;
+        if (!deps.isAdministrator(me.roles)) return fail(reply, { code: 'forbidden' });
+        return reply.type('application/json').send({ response: await deps.settings.get(), result: 'success', messages: [SUCCESS_MESSAGE] });
+      });
+
+      app.put<{ Body: Record<string, number> }>('/userAccountSettings', { ...route, schema: { body: settingsBody } }, async (req, reply) => {
+        const me = await caller(req, reply, { stateChanging: true });
+        if (!me) return reply;
+        if (!deps.isAdministrator(me.roles)) return fail(reply, { code: 'forbidden' });
+        const { settings, changed } = await deps.settings.set(req.body);
+        await deps.audit.record('settings.change', requestContext(req, 'lxca'), me.username, { changed: JSON.stringify(changed) });
+        return reply.type('application/json').send({ response: settings, result: 'success', messages: [SUCCESS_MESSAGE] });
       });
     },
   };

@@ -38,4 +38,49 @@ export const migrations: readonly string[] = [
   CREATE INDEX sessions_by_user ON sessions (username);
   CREATE INDEX sessions_by_expiry ON sessions (expires_at);
   `,
+  // 2: account policy (settings), brute-force counters, login sources, password history, audit trail
+  `
+  CREATE TABLE settings (
+    name                 TEXT PRIMARY KEY NOT NULL,
+    value                INTEGER NOT NULL,
+    updated_at           INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE login_failures (
+    scope                TEXT NOT NULL,            -- 'account' | 'source'
+    subject              TEXT NOT NULL,
+    count                INTEGER NOT NULL,
+    first_at             INTEGER NOT NULL,         -- first failure of the run
+    locked_until         INTEGER NOT NULL DEFAULT 0, -- 0 = not locked
+    PRIMARY KEY (scope, subject)
+  ) STRICT;
+
+  CREATE TABLE login_sources (
+    username             TEXT NOT NULL,
+    source               TEXT NOT NULL,
+    last_success_at      INTEGER NOT NULL,
+    PRIMARY KEY (username, source)
+  ) STRICT;
+
+  CREATE TABLE password_history (
+    username             TEXT NOT NULL,
+    seq                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    password_hash        TEXT NOT NULL,
+    set_at               INTEGER NOT NULL
+  );
+  CREATE INDEX password_history_by_user ON password_history (username, seq);
+
+  CREATE TABLE audit (
+    seq                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    at                   INTEGER NOT NULL,
+    kind                 TEXT NOT NULL,
+    username             TEXT NOT NULL,
+    client_address       TEXT NOT NULL,
+    dialect              TEXT NOT NULL,
+    request_id           TEXT NOT NULL,
+    detail               TEXT NOT NULL             -- JSON object
+  );
+  CREATE INDEX audit_by_time ON audit (at);
+  CREATE INDEX audit_by_user ON audit (username, at);
+  `,
 ];

@@ -3,10 +3,22 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   DuplicateAccountError,
+  LOCKED_UNTIL_CLEARED,
   type Account,
   type AccountPatch,
   type AccountStore,
+  type AuditEvent,
+  type AuditFilter,
+  type AuditRecord,
+  type AuditStore,
+  type FailureRule,
+  type FailureScope,
+  type FailureState,
+  type LoginGuardStore,
   type NewAccount,
+  type PasswordHistoryStore,
+  type SessionLimitStore,
+  type SettingsStore,
   type SessionRecord,
   type SessionStore,
 } from '../../../ports/store.js';
@@ -55,7 +67,7 @@ const PATCH_TO_COLUMN: Record<keyof AccountPatch, (typeof ACCOUNT_COLUMNS)[numbe
  * tells, and is looked at every `coherenceMs` (100 ms), so a revocation made with
  * the CLI takes effect here within that time.
  */
-export class SqliteStore implements AccountStore, SessionStore {
+export class SqliteStore implements AccountStore, SessionStore, SessionLimitStore, LoginGuardStore, PasswordHistoryStore, SettingsStore, AuditStore {
   readonly db: Database.Database;
   private readonly pendingTouches = new Map<string, number>();
   private readonly flushTimer: NodeJS.Timeout | undefined;
@@ -111,6 +123,35 @@ export class SqliteStore implements AccountStore, SessionStore {
         `DELETE FROM sessions WHERE expires_at <= @now
            OR (idle_timeout_ms > 0 AND last_accessed_at + idle_timeout_ms <= @now) RETURNING *`,
       ),
+      getFailure: db.prepare('SELECT count, first_at, locked_until FROM login_failures WHERE scope = ? AND subject = ?'),
+      putFailure: db.prepare(
+        `INSERT INTO login_failures (scope, subject, count, first_at, locked_until) VALUES (@scope, @subject, @count, @first_at, @locked_until)
+         ON CONFLICT (scope, subject) DO UPDATE SET count = excluded.count, first_at = excluded.first_at, locked_until = excluded.locked_until`,
+      ),
+      clearFailure: db.prepare('DELETE FROM login_failures WHERE scope = ? AND subject = ?'),
+      pruneFailures: db.prepare('DELETE FROM login_failures WHERE (locked_until = 0 OR locked_until <= @now) AND first_at < @before'),
+      rememberSource: db.prepare(
+        `INSERT INTO login_sources (username, source, last_success_at) VALUES (?, ?, ?)
+         ON CONFLICT (username, source) DO UPDATE SET last_success_at = max(last_success_at, excluded.last_success_at)`,
+      ),
+      lastSource: db.prepare('SELECT last_success_at FROM login_sources WHERE username = ? AND source = ?').pluck(),
+      pruneSources: db.prepare('DELETE FROM login_sources WHERE last_success_at < ?'),
+      addHistory: db.prepare('INSERT INTO password_history (username, password_hash, set_at) VALUES (?, ?, ?)'),
+      trimHistory: db.prepare(
+        `DELETE FROM password_history WHERE username = @username AND seq NOT IN
+           (SELECT seq FROM password_history WHERE username = @username ORDER BY seq DESC LIMIT @keep)`,
+      ),
+      getHistory: db.prepare('SELECT password_hash, set_at FROM password_history WHERE username = ? ORDER BY seq DESC LIMIT ?'),
+      deleteHistory: db.prepare('DELETE FROM password_history WHERE username = ?'),
+      getSettings: db.prepare('SELECT name, value FROM settings'),
+      putSetting: db.prepare(
+        'INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+      ),
+      appendAudit: db.prepare(
+        `INSERT INTO audit (at, kind, username, client_address, dialect, request_id, detail)
+         VALUES (@at, @kind, @username, @client_address, @dialect, @request_id, @detail)`,
+      ),
+      pruneAudit: db.prepare('DELETE FROM audit WHERE at < ?'),
     };
 
     this.hotMax = opts.hotSessions ?? 50_000;
@@ -185,6 +226,11 @@ export class SqliteStore implements AccountStore, SessionStore {
   // ---- sessions ----
 
   async createSession(s: SessionRecord): Promise<void> {
+    this.insertSessionRow(s);
+    this.remember(s.tokenHash.toString('latin1'), { ...s });
+  }
+
+  private insertSessionRow(s: SessionRecord): void {
     this.q.insertSession.run({
       id: s.id,
       token_hash: s.tokenHash,
@@ -203,7 +249,6 @@ export class SqliteStore implements AccountStore, SessionStore {
       auth_server: s.authServer,
       dialect: s.dialect,
     });
-    this.remember(s.tokenHash.toString('latin1'), { ...s });
   }
 
   async findSessionByTokenHash(tokenHash: Buffer): Promise<SessionRecord | null> {
@@ -253,6 +298,155 @@ export class SqliteStore implements AccountStore, SessionStore {
     const gone = (this.q.expired.all({ now }) as Row[]).map((r) => this.toSession(r));
     for (const s of gone) this.forget(s.id);
     return gone;
+  }
+
+  async createSessionWithinLimit(s: SessionRecord, limit: number, now: number): Promise<boolean> {
+    if (limit <= 0) {
+      await this.createSession(s);
+      return true;
+    }
+    // IMMEDIATE: the count and the insert see and leave one state, also against other processes.
+    const created = this.db
+      .transaction(() => {
+        const live = (this.q.listUserSessions.all(s.username) as Row[])
+          .map((r) => this.toSession(r))
+          .filter((x) => !(now >= x.expiresAt || (x.idleTimeoutMs > 0 && now >= x.lastAccessedAt + x.idleTimeoutMs)));
+        if (live.length >= limit) return false;
+        this.insertSessionRow(s);
+        return true;
+      })
+      .immediate();
+    if (created) this.remember(s.tokenHash.toString('latin1'), { ...s });
+    return created;
+  }
+
+  // ---- brute-force bookkeeping ----
+
+  async recordLoginFailure(scope: FailureScope, subject: string, now: number, rule: FailureRule): Promise<FailureState & { lockedNow: boolean }> {
+    // One IMMEDIATE transaction: read, count and lock are one step for every connection.
+    return this.db
+      .transaction(() => {
+        const row = this.q.getFailure.get(scope, subject) as { count: number; first_at: number; locked_until: number } | undefined;
+        const lockEnded = row !== undefined && row.locked_until !== 0 && row.locked_until <= now;
+        const windowEnded = row !== undefined && row.locked_until === 0 && now >= row.first_at + rule.windowMs;
+        const fresh = row === undefined || lockEnded || windowEnded;
+        const count = fresh ? 1 : row.count + 1;
+        const firstAt = fresh ? now : row.first_at;
+        let lockedUntil = fresh ? 0 : row.locked_until;
+        let lockedNow = false;
+        if (lockedUntil === 0 && rule.limit > 0 && count >= rule.limit) {
+          lockedUntil = rule.lockMs > 0 ? now + rule.lockMs : LOCKED_UNTIL_CLEARED;
+          lockedNow = true;
+        }
+        this.q.putFailure.run({ scope, subject, count, first_at: firstAt, locked_until: lockedUntil });
+        return { count, locked: lockedUntil > now, lockedUntil, lockedNow };
+      })
+      .immediate();
+  }
+
+  async getLoginFailures(scope: FailureScope, subject: string, now: number, windowMs: number): Promise<FailureState> {
+    const row = this.q.getFailure.get(scope, subject) as { count: number; first_at: number; locked_until: number } | undefined;
+    if (!row) return { count: 0, locked: false, lockedUntil: 0 };
+    if (row.locked_until !== 0) {
+      return row.locked_until > now ? { count: row.count, locked: true, lockedUntil: row.locked_until } : { count: 0, locked: false, lockedUntil: 0 };
+    }
+    return now >= row.first_at + windowMs ? { count: 0, locked: false, lockedUntil: 0 } : { count: row.count, locked: false, lockedUntil: 0 };
+  }
+
+  async clearLoginFailures(scope: FailureScope, subject: string): Promise<boolean> {
+    return this.q.clearFailure.run(scope, subject).changes > 0;
+  }
+
+  async rememberLoginSource(username: string, source: string, at: number): Promise<void> {
+    this.q.rememberSource.run(username, source, at);
+  }
+
+  async lastLoginFromSource(username: string, source: string): Promise<number | null> {
+    return (this.q.lastSource.get(username, source) as number | undefined) ?? null;
+  }
+
+  async pruneLoginGuard(now: number, failuresBefore: number, sourcesBefore: number): Promise<number> {
+    return this.q.pruneFailures.run({ now, before: failuresBefore }).changes + this.q.pruneSources.run(sourcesBefore).changes;
+  }
+
+  // ---- password history ----
+
+  async addPasswordHistory(username: string, passwordHash: string, at: number, keep: number): Promise<void> {
+    this.db.transaction(() => {
+      this.q.addHistory.run(username, passwordHash, at);
+      this.q.trimHistory.run({ username, keep: Math.max(1, keep) });
+    })();
+  }
+
+  async getPasswordHistory(username: string, limit: number): Promise<{ passwordHash: string; at: number }[]> {
+    if (limit <= 0) return [];
+    return (this.q.getHistory.all(username, limit) as { password_hash: string; set_at: number }[]).map((r) => ({ passwordHash: r.password_hash, at: r.set_at }));
+  }
+
+  async deletePasswordHistory(username: string): Promise<void> {
+    this.q.deleteHistory.run(username);
+  }
+
+  // ---- settings ----
+
+  async getSettings(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const r of this.q.getSettings.all() as { name: string; value: number }[]) out[r.name] = r.value;
+    return out;
+  }
+
+  async putSettings(values: Record<string, number>, now: number): Promise<void> {
+    this.db.transaction(() => {
+      for (const [name, value] of Object.entries(values)) this.q.putSetting.run(name, Math.trunc(value), now);
+    })();
+  }
+
+  // ---- audit ----
+
+  async appendAudit(e: AuditEvent): Promise<void> {
+    this.q.appendAudit.run({
+      at: e.at,
+      kind: e.kind,
+      username: e.username,
+      client_address: e.clientAddress,
+      dialect: e.dialect,
+      request_id: e.requestId,
+      detail: JSON.stringify(e.detail),
+    });
+  }
+
+  async queryAudit(f: AuditFilter = {}): Promise<AuditRecord[]> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: f.limit ?? 1000 };
+    if (f.username !== undefined) {
+      where.push('username = @username');
+      params.username = f.username;
+    }
+    if (f.kind !== undefined) {
+      if (f.kind.endsWith('.')) {
+        where.push('substr(kind, 1, length(@kind)) = @kind');
+      } else where.push('kind = @kind');
+      params.kind = f.kind;
+    }
+    if (f.since !== undefined) {
+      where.push('at >= @since');
+      params.since = f.since;
+    }
+    const sql = `SELECT * FROM (SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit) ORDER BY seq`;
+    return (this.db.prepare(sql).all(params) as Row[]).map((r) => ({
+      seq: r.seq as number,
+      at: r.at as number,
+      kind: r.kind as string,
+      username: r.username as string,
+      clientAddress: r.client_address as string,
+      dialect: r.dialect as string,
+      requestId: r.request_id as string,
+      detail: JSON.parse(r.detail as string) as AuditRecord['detail'],
+    }));
+  }
+
+  async pruneAudit(before: number): Promise<number> {
+    return this.q.pruneAudit.run(before).changes;
   }
 
   /** Empties the hot sessions when another connection has written the database since the last look. */
