@@ -21,6 +21,8 @@ const rows = [];
 const quietEnv = { ...process.env, PORTCULLIS_LOG_LEVEL: 'warn' };
 
 async function startPortcullis(dataDir, env = {}) {
+  // The benchmarks log one user in thousands of times: no per-user session limit.
+  execFileSync(process.execPath, [cli, 'settings', 'set', 'MaxConcurrentSessions=0', '--data-dir', dataDir], { env: quietEnv, stdio: 'ignore' });
   const port = await freePort();
   const t0 = performance.now();
   const srv = await start(
