@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CoreError } from '../../core/errors.js';
 import type { SessionAction } from '../../core/sessions.js';
-import { SETTING_NAMES } from '../../core/settings.js';
+import { idParams, passwordChangeBody, settingsBody } from '../../http/schemas.js';
 import type { SessionRecord } from '../../ports/store.js';
 import { header, isoSeconds, isUserActivity, requestContext, sendProblem, type DialectRenderer, type Problem, type ProblemCode } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
@@ -49,24 +49,11 @@ export const adminRenderer: DialectRenderer = {
 };
 
 const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 256 } } } as const;
-const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
-const ownPasswordBody = {
-  type: 'object',
-  required: ['currentPassword', 'newPassword'],
-  additionalProperties: false,
-  properties: { currentPassword: { type: 'string' }, newPassword: { type: 'string' } },
-} as const;
 const resetPasswordBody = {
   type: 'object',
   required: ['password'],
   additionalProperties: false,
   properties: { password: { type: 'string' }, mustChange: { type: 'boolean' } },
-} as const;
-const settingsBody = {
-  type: 'object',
-  additionalProperties: false,
-  minProperties: 1,
-  properties: Object.fromEntries(SETTING_NAMES.map((n) => [n, { type: 'integer' }])),
 } as const;
 const auditQuery = {
   type: 'object',
@@ -137,7 +124,7 @@ export function adminDialect(deps: DialectDeps): Dialect {
         return { ok: true };
       });
 
-      app.put<{ Body: { currentPassword: string; newPassword: string } }>(`${P}/password`, { ...route, schema: { body: ownPasswordBody } }, async (req, reply) => {
+      app.put<{ Body: { currentPassword: string; newPassword: string } }>(`${P}/password`, { ...route, schema: { body: passwordChangeBody } }, async (req, reply) => {
         const me = await caller(req, reply, { admin: false, action: 'change_password' });
         if (!me) return reply;
         if (!(await accounts.changeOwnPassword(me.username, req.body.currentPassword, req.body.newPassword, me.id, ctx(req)))) {

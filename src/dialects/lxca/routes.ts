@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionRecord } from '../../ports/store.js';
 import { sameString } from '../../core/tokens.js';
 import { hasRequiredRole, type SessionAction } from '../../core/sessions.js';
-import { SETTING_NAMES } from '../../core/settings.js';
+import { idParams, passwordChangeBody, settingsBody } from '../../http/schemas.js';
 import { header, isoSeconds, isUserActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
 import { SUCCESS_BODY, SUCCESS_MESSAGE, lxcaRenderer } from './envelope.js';
@@ -18,29 +18,6 @@ const loginBody = {
     UserId: { type: 'string' },
     password: { type: 'string' },
   },
-} as const;
-
-const passwordChangeBody = {
-  type: 'object',
-  required: ['currentPassword', 'newPassword'],
-  additionalProperties: false,
-  properties: {
-    currentPassword: { type: 'string' },
-    newPassword: { type: 'string' },
-  },
-} as const;
-
-const settingsBody = {
-  type: 'object',
-  additionalProperties: false,
-  minProperties: 1,
-  properties: Object.fromEntries(SETTING_NAMES.map((n) => [n, { type: 'integer' }])),
-} as const;
-
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 128 } },
 } as const;
 
 /** Lenovo XClarity Administrator: `/sessions` (seed 004) with cookie sessions and csrf tokens. */
