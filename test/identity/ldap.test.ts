@@ -314,7 +314,7 @@ describe('the directory down, frozen, and back', () => {
 
   it('answers 500 within the timeout while the directory accepts connections but answers nothing; then recovers', async () => {
     assert.equal((await vsphere(h, 'alice', PEOPLE.alice.password)).statusCode, 200);
-    s.pause();
+    await s.pause();
     try {
       const t0 = Date.now();
       const [a, b] = await Promise.all([vsphere(h, 'alice', PEOPLE.alice.password), vsphere(h, 'bob', PEOPLE.bob.password)]);

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { Attribute, Change, Client } from 'ldapts';
@@ -141,8 +141,8 @@ export interface Slapd extends TestCa {
   admin<T>(fn: (c: Client) => Promise<T>): Promise<T>;
   stop(): Promise<void>;
   start(): Promise<void>;
-  /** SIGSTOP: the server accepts connections (the kernel does) but answers nothing. */
-  pause(): void;
+  /** SIGSTOP: the server accepts connections (the kernel does) but answers nothing. Resolves once it is stopped. */
+  pause(): Promise<void>;
   resume(): void;
   running(): boolean;
   /** Stops the server and removes its directory. */
@@ -223,7 +223,18 @@ export async function startSlapd(): Promise<Slapd> {
     admin,
     start,
     stop,
-    pause: () => child?.kill('SIGSTOP'),
+    pause: async () => {
+      if (!child?.pid) return;
+      child.kill('SIGSTOP');
+      // The signal is asynchronous: wait (bounded) until the kernel shows the process stopped.
+      const statPath = `/proc/${child.pid}/stat`;
+      for (let i = 0; i < 200; i++) {
+        const stat = readFileSync(statPath, 'utf8');
+        if (/^[Tt]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3))) return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error('slapd did not stop within 2 s of SIGSTOP');
+    },
     resume: () => child?.kill('SIGCONT'),
     running: () => !!child && child.exitCode === null && child.signalCode === null,
     destroy: async () => {
