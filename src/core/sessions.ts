@@ -95,6 +95,9 @@ export type FailureReason = 'invalid_credentials' | 'disabled' | 'locked' | 'acc
  * A session is alive while `now < expiresAt` and, when it has an idle timeout,
  * `now < lastAccessedAt + idleTimeoutMs`. At the boundary itself it has expired.
  */
+/** How stale a trusted source's "last success" may get before a login writes it again. */
+const TRUSTED_SOURCE_REFRESH_MS = 60 * 60_000;
+
 export function isExpired(s: SessionRecord, now: number): boolean {
   return now >= s.expiresAt || (s.idleTimeoutMs > 0 && now >= s.lastAccessedAt + s.idleTimeoutMs);
 }
@@ -188,7 +191,10 @@ export class SessionService {
       const now = this.d.clock.now();
       await Promise.all([
         accountState.count > 0 || accountState.locked ? this.d.guard.clearLoginFailures('account', username) : Promise.resolve(false),
-        this.d.guard.rememberLoginSource(outcome.principal.username, source, now),
+        // Trust lasts weeks: refreshing it once an hour is enough, and spares most logins a committed write.
+        outcome.principal.username === username && lastFromSource !== null && now - lastFromSource < TRUSTED_SOURCE_REFRESH_MS
+          ? Promise.resolve()
+          : this.d.guard.rememberLoginSource(outcome.principal.username, source, now),
       ]);
       const p = outcome.principal;
       // An expired password is a must-change password, for sessions and for HTTP Basic alike.

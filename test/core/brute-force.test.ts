@@ -229,3 +229,32 @@ describe('sourceKey', () => {
     }
   });
 });
+
+describe('trusted-source bookkeeping', () => {
+  it('writes a source\'s last success at most once an hour, so repeated logins cost no extra commit', async () => {
+    const clock = new ManualClock(START);
+    const h = await harness({ clock, overrides: { trustProxy: true } });
+    try {
+      await addUser(h, ALICE.username, ALICE.password, ALICE.roles);
+      const store = h.p.store;
+      const original = store.rememberLoginSource.bind(store);
+      let writes = 0;
+      store.rememberLoginSource = async (...args) => {
+        writes++;
+        return original(...args);
+      };
+      for (let i = 0; i < 5; i++) {
+        assert.equal((await hcxLogin(h, ALICE.username, ALICE.password, '192.0.2.7')).statusCode, 200);
+        clock.advance(10 * MINUTE);
+      }
+      assert.equal(writes, 1, 'first login remembered, the next four within the hour not rewritten');
+      clock.advance(20 * MINUTE);
+      assert.equal((await hcxLogin(h, ALICE.username, ALICE.password, '192.0.2.7')).statusCode, 200);
+      assert.equal(writes, 2, 'refreshed once the hour has passed');
+      assert.equal((await hcxLogin(h, ALICE.username, ALICE.password, '192.0.2.8')).statusCode, 200);
+      assert.equal(writes, 3, 'a new source is remembered at once');
+    } finally {
+      await h.close();
+    }
+  });
+});
