@@ -4,11 +4,9 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../src/config.js';
-import { silentLogger } from '../src/core/logger.js';
 import type { RequestContext } from '../src/core/sessions.js';
-import { openPortcullis, type Portcullis } from '../src/service.js';
-import { FAST_ARGON2, tempDir } from './helpers.js';
+import type { Portcullis } from '../src/service.js';
+import { FAST_ARGON2, tempDir, withPortcullis } from './helpers.js';
 
 /* The policy commands of the built CLI: user unlock, settings get|set, audit. */
 
@@ -45,14 +43,7 @@ describe('portcullis user unlock, settings and audit commands', () => {
   });
   after(() => dir.remove());
 
-  async function withCore<T>(fn: (p: Portcullis) => Promise<T>): Promise<T> {
-    const p = openPortcullis(loadConfig({ file: configFile, env: {} }), silentLogger, { touchFlushMs: 0 });
-    try {
-      return await fn(p);
-    } finally {
-      p.close();
-    }
-  }
+  const withCore = <T>(fn: (p: Portcullis) => Promise<T>) => withPortcullis(configFile, fn);
 
   const login = (password: string, i: number) =>
     withCore(async (p) => {

@@ -9,11 +9,9 @@ import { migrations } from '../src/adapters/store/sqlite/migrations.js';
 import { SqliteStore } from '../src/adapters/store/sqlite/store.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../src/config.js';
-import { silentLogger } from '../src/core/logger.js';
 import type { RequestContext } from '../src/core/sessions.js';
-import { DATABASE_FILE, openPortcullis, type Portcullis } from '../src/service.js';
-import { FAST_ARGON2, tempDir } from './helpers.js';
+import { DATABASE_FILE, type Portcullis } from '../src/service.js';
+import { FAST_ARGON2, tempDir, withPortcullis } from './helpers.js';
 
 /* The built command line (dist/cli.js), run as a user would run it. */
 
@@ -95,15 +93,7 @@ describe('portcullis user and session commands', () => {
   });
   after(() => dir.remove());
 
-  /** Opens the same data directory in this process (for what the CLI cannot do: logging in). */
-  async function withCore<T>(fn: (p: Portcullis) => Promise<T>): Promise<T> {
-    const p = openPortcullis(loadConfig({ file: configFile, env: {} }), silentLogger, { touchFlushMs: 0 });
-    try {
-      return await fn(p);
-    } finally {
-      p.close();
-    }
-  }
+  const withCore = <T>(fn: (p: Portcullis) => Promise<T>) => withPortcullis(configFile, fn);
 
   const login = (username: string, password: string) =>
     withCore(async (p) => {

@@ -1,9 +1,11 @@
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../src/config.js';
-import type { Logger } from '../src/core/logger.js';
+import { silentLogger, type Logger } from '../src/core/logger.js';
 import { ManualClock, type Clock } from '../src/ports/clock.js';
 import { createApp } from '../src/server.js';
 import { openPortcullis, type Portcullis } from '../src/service.js';
@@ -79,3 +81,25 @@ export async function addUser(h: Harness, username: string, password: string, ro
 }
 
 export const ADMIN_ROLES = ['System Administrator', 'Enterprise Administrator'];
+
+/** A loopback port that was free a moment ago (for servers started as child processes). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const addr = srv.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  srv.close();
+  await once(srv, 'close');
+  return port;
+}
+
+/** Opens the data directory of a config file in this process, runs `fn`, and closes it (what the CLI does per command). */
+export async function withPortcullis<T>(configFile: string, fn: (p: Portcullis) => Promise<T>): Promise<T> {
+  const p = openPortcullis(loadConfig({ file: configFile, env: {} }), silentLogger, { touchFlushMs: 0 });
+  try {
+    return await fn(p);
+  } finally {
+    p.close();
+  }
+}

@@ -330,6 +330,17 @@ export class SessionService {
     }
   }
 
+  /**
+   * Whether a live session may be used through a dialect: it must hold one of the
+   * dialect's roles (a session opened through another dialect may belong to a user
+   * this dialect's login would refuse), then pass the forced-password-change gate.
+   * Throws CoreError forbidden or password_change_required.
+   */
+  authorize(session: Pick<SessionRecord, 'roles' | 'mustChangePassword'>, requiredRoles: RoleRequirement, action: SessionAction): void {
+    if (!hasRequiredRole(session.roles, requiredRoles)) throw new CoreError('forbidden');
+    this.assertMay(session, action);
+  }
+
   async getSession(id: string): Promise<SessionRecord | null> {
     const s = await this.d.sessions.getSession(id);
     return s && !isExpired(s, this.d.clock.now()) ? s : null;

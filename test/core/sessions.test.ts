@@ -314,3 +314,28 @@ describe('role requirement', () => {
     assert.equal(hasRequiredRole(['Auditor'], []), false);
   });
 });
+
+describe('SessionService.authorize, the gate every dialect applies to a live session', () => {
+  it('refuses a session without one of the dialect\'s roles, then one whose password must change, except for logout', async () => {
+    const h = await harness();
+    try {
+      const codeOf = (f: () => void) => {
+        try {
+          f();
+          return 'allowed';
+        } catch (e) {
+          return (e as { code?: string }).code;
+        }
+      };
+      const s = h.p.sessions;
+      assert.equal(codeOf(() => s.authorize({ roles: ['Operator'], mustChangePassword: false }, ['System Administrator'], 'use')), 'forbidden');
+      assert.equal(codeOf(() => s.authorize({ roles: [], mustChangePassword: false }, 'any', 'use')), 'forbidden');
+      assert.equal(codeOf(() => s.authorize({ roles: ['Operator'], mustChangePassword: false }, 'any', 'use')), 'allowed');
+      assert.equal(codeOf(() => s.authorize({ roles: ['Operator'], mustChangePassword: true }, 'any', 'use')), 'password_change_required');
+      assert.equal(codeOf(() => s.authorize({ roles: ['Operator'], mustChangePassword: true }, 'any', 'logout')), 'allowed');
+      assert.equal(codeOf(() => s.authorize({ roles: ['Operator'], mustChangePassword: true }, ['Admin'], 'logout')), 'forbidden');
+    } finally {
+      await h.close();
+    }
+  });
+});

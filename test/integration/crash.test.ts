@@ -2,11 +2,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tempDir } from '../helpers.js';
+import { freePort, tempDir } from '../helpers.js';
 
 /*
  * The real thing: the built CLI serving plain HTTP on a socket, logins over fetch
@@ -26,16 +24,6 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const addr = srv.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
 
 /** Resolves when `check` passes on the child's output, rejects on exit or timeout. */
 function waitForOutput(child: ChildProcess, out: { stdout: string; stderr: string }, check: () => boolean, what: string, ms: number): Promise<void> {

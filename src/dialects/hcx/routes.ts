@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CoreError } from '../../core/errors.js';
-import { hasRequiredRole, type LoginCommand, type SessionAction } from '../../core/sessions.js';
+import type { LoginCommand, SessionAction } from '../../core/sessions.js';
 import type { Principal } from '../../ports/identity.js';
 import { basicCredentials, header, isUserActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
@@ -88,9 +88,7 @@ export function hcxDialect(deps: DialectDeps): Dialect {
     if (token !== undefined) {
       const session = await sessions.authenticate(token, isUserActivity(req));
       if (!session) return void fail(reply, { code: 'invalid_session' });
-      // A session opened through another dialect may belong to a user HCX's login would refuse.
-      if (!hasRequiredRole(session.roles, cfg.allowedRoles)) return void fail(reply, { code: 'forbidden' });
-      sessions.assertMay(session, action);
+      sessions.authorize(session, cfg.allowedRoles, action);
       return { session, principal: session };
     }
     const basic = basicCredentials(req);

@@ -2,7 +2,7 @@ import { parse as parseCookies, serialize as serializeCookie, type SerializeOpti
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionRecord } from '../../ports/store.js';
 import { sameString } from '../../core/tokens.js';
-import { hasRequiredRole, type SessionAction } from '../../core/sessions.js';
+import type { SessionAction } from '../../core/sessions.js';
 import { idParams, passwordChangeBody, settingsBody } from '../../http/schemas.js';
 import { header, isoSeconds, isUserActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
@@ -40,8 +40,7 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
     const jar = cookies(req);
     const session = await sessions.authenticate(jar[cfg.sessionCookie], isUserActivity(req));
     if (!session) return void fail(reply, { code: 'invalid_session' });
-    // A session opened through another dialect may belong to a user XClarity's login would refuse.
-    if (!hasRequiredRole(session.roles, cfg.allowedRoles)) return void fail(reply, { code: 'forbidden' });
+    sessions.authorize(session, cfg.allowedRoles, opts.action ?? 'use');
     if (opts.stateChanging) {
       const sent = header(req, 'x-csrf-token');
       if (sent === undefined || !sameString(sent, session.csrf)) return void fail(reply, { code: 'csrf_mismatch' });
@@ -49,7 +48,6 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
       // A session made through another dialect has no csrf cookie yet: hand it over.
       reply.header('set-cookie', serializeCookie(CSRF_COOKIE, session.csrf, csrfCookieOptions));
     }
-    sessions.assertMay(session, opts.action ?? 'use');
     return session;
   }
 
