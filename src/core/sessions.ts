@@ -173,6 +173,8 @@ export class SessionService {
     try {
       outcome = await provider.authenticate(username, cmd.password);
     } catch (e) {
+      // "Not now" from the hashing admission or the account store is the service's own state, not the identity source's.
+      if (e instanceof CoreError && (e.code === 'busy' || e.code === 'unavailable')) throw e;
       const reason = e instanceof IdentitySourceError ? e.message : 'unexpected error in identity provider';
       this.d.logger.error(
         { event: 'login.source_error', reqId: ctx.requestId, user: username, provider: provider.name, dialect: ctx.dialect, err: errText(e) },

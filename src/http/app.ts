@@ -128,9 +128,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     let problem: Problem;
     if (isCoreError(error)) {
       problem = { code: error.code, detail: error.message };
-      if (error.code === 'identity_unavailable' || error.code === 'internal') {
+      if (error.code === 'identity_unavailable' || error.code === 'internal' || error.code === 'unavailable') {
         logger.error({ event: 'request.error', reqId: req.id, code: error.code, err: error.message, cause: causeText(error.cause) }, 'request failed');
       }
+      // `busy` is not logged per request: during a login storm that would be thousands of lines a second; the admission controller reports it.
     } else if (error.validation) {
       problem = { code: 'invalid_input', detail: error.message };
     } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

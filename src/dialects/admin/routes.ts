@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { CoreError } from '../../core/errors.js';
+import { CoreError, retryAfterFor } from '../../core/errors.js';
 import type { SessionAction } from '../../core/sessions.js';
 import { idParams, passwordChangeBody, settingsBody } from '../../http/schemas.js';
 import type { SessionRecord } from '../../ports/store.js';
@@ -22,6 +22,8 @@ const STATUS: Record<ProblemCode, number> = {
   conflict: 409,
   identity_unavailable: 500,
   internal: 500,
+  busy: 503,
+  unavailable: 503,
   no_route: 404,
   payload_too_large: 413,
   unsupported_media_type: 415,
@@ -35,6 +37,9 @@ const MESSAGES: Partial<Record<ProblemCode, string>> = {
   forbidden: 'This operation needs an administrator role.',
   password_change_required: `The password must be changed first: PUT ${ADMIN_PREFIX}/password {"currentPassword","newPassword"}; only that and logout are allowed.`,
   internal: 'An internal error occurred.',
+  busy: 'Too many logins are being checked at once; retry after the Retry-After seconds.',
+  // Fixed: an adapter's message may name hosts or ports.
+  unavailable: 'The session or account store is unreachable or too slow; retry after the Retry-After seconds.',
 };
 
 /** `{"error":{"code","message"}}`: the code is the core's, stable for scripts. */
@@ -44,7 +49,8 @@ export const adminRenderer: DialectRenderer = {
   render(problem: Problem) {
     const status = problem.status ?? STATUS[problem.code];
     const message = MESSAGES[problem.code] && (problem.code !== 'invalid_session' || !problem.detail) ? MESSAGES[problem.code]! : problem.detail || problem.code;
-    return { status, body: { error: { code: problem.code, message } } };
+    const retryAfter = retryAfterFor(problem.code);
+    return { status, body: { error: { code: problem.code, message } }, ...(retryAfter !== undefined && { headers: { 'retry-after': String(retryAfter) } }) };
   },
 };
 

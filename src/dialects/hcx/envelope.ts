@@ -1,3 +1,4 @@
+import { retryAfterFor } from '../../core/errors.js';
 import type { DialectRenderer, Problem, ProblemCode } from '../../http/common.js';
 
 /** The closed set of `errorCode` values the HCX seed documents. */
@@ -28,6 +29,9 @@ const MAP: Record<ProblemCode, Mapping> = {
   too_many_sessions: { status: 403, errorCode: 'NOT_ENOUGH_PRIVILEGES', fallback: 'Maximum number of concurrent sessions reached; log out another session first.' },
   identity_unavailable: { status: 500, errorCode: 'INTERNAL_SERVER_ERROR', text: 'Exception while performing auth', fallback: '' },
   internal: { status: 500, errorCode: 'INTERNAL_SERVER_ERROR', fallback: 'Internal server error.' },
+  // Fixed texts: an adapter's message may name hosts or ports, which a client has no business seeing.
+  busy: { status: 503, errorCode: 'INTERNAL_SERVER_ERROR', text: 'Too many logins at once; retry shortly.', fallback: '' },
+  unavailable: { status: 503, errorCode: 'INTERNAL_SERVER_ERROR', text: 'Service temporarily unavailable; retry shortly.', fallback: '' },
   no_route: { status: 404, errorCode: 'BAD_REQUEST', fallback: 'No such API.' },
   payload_too_large: { status: 413, errorCode: 'BAD_REQUEST', fallback: 'Request body is too large.' },
   unsupported_media_type: { status: 415, errorCode: 'BAD_REQUEST', fallback: 'Content-Type must be application/json.' },
@@ -48,12 +52,14 @@ export function hcxRenderer(now: () => number): DialectRenderer {
       const m = MAP[problem.code];
       const error = m.text ?? (problem.detail || m.fallback);
       const status = problem.status ?? m.status;
+      const retryAfter = retryAfterFor(problem.code);
+      let headers: Record<string, string> | undefined;
+      if (problem.code === 'invalid_session' || problem.code === 'invalid_credentials') headers = { 'www-authenticate': 'Basic realm="HCX", charset="UTF-8"' };
+      else if (retryAfter !== undefined) headers = { 'retry-after': String(retryAfter) };
       return {
         status,
         body: { ...head(false, now()), errorCode: status >= 500 ? 'INTERNAL_SERVER_ERROR' : m.errorCode, error },
-        ...(problem.code === 'invalid_session' || problem.code === 'invalid_credentials'
-          ? { headers: { 'www-authenticate': 'Basic realm="HCX", charset="UTF-8"' } }
-          : {}),
+        ...(headers && { headers }),
       };
     },
   };

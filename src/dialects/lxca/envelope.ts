@@ -1,3 +1,4 @@
+import { retryAfterFor } from '../../core/errors.js';
 import type { DialectRenderer, Problem, ProblemCode } from '../../http/common.js';
 
 export interface LxcaMessage {
@@ -112,6 +113,16 @@ export const LXCA_MESSAGES: Record<ProblemCode, Entry> = {
     explanation: 'The user already has MaxConcurrentSessions live sessions; a new login is refused rather than ending one of them.',
     recovery: 'Log out of another session (or wait for it to time out), or ask an administrator to end one, then log in again.',
   },
+  busy: {
+    status: 503, id: 'FQXHMSE0117J', text: 'The server is busy checking other logins.',
+    explanation: 'Logins are arriving faster than the server can check passwords, so this one was not attempted. It does not count as a failed login.',
+    recovery: 'Wait for the number of seconds in the Retry-After header and try again.',
+  },
+  unavailable: {
+    status: 503, id: 'FQXHMSE0118J', text: 'The session service is temporarily unavailable.',
+    explanation: 'A database the server depends on for accounts or sessions could not be reached or did not answer in time.',
+    recovery: 'Wait for the number of seconds in the Retry-After header and try again. If the problem persists, contact your administrator.',
+  },
   timeout: {
     status: 408, id: 'FQXHMSE0114J', text: 'The request was not received in time.',
     explanation: 'The client did not send the whole request within the time allowed.',
@@ -134,6 +145,11 @@ export const lxcaRenderer: DialectRenderer = {
   owns: () => true,
   render(problem: Problem) {
     const status = problem.status ?? LXCA_MESSAGES[problem.code].status;
-    return { status, body: { result: 'failure', messages: [lxcaMessage(problem)] } };
+    const retryAfter = retryAfterFor(problem.code);
+    return {
+      status,
+      body: { result: 'failure', messages: [lxcaMessage(problem)] },
+      ...(retryAfter !== undefined && { headers: { 'retry-after': String(retryAfter) } }),
+    };
   },
 };
