@@ -1,0 +1,85 @@
+/**
+ * Versioned PostgreSQL schema. Entry i brings the schema from version i to i+1
+ * (table portcullis_schema). Never edit a released entry: append a new one.
+ * Times are BIGINT milliseconds since the epoch, as in every store.
+ */
+export const pgMigrations: readonly string[] = [
+  // 1: everything the SQLite schema has at its version 2
+  `
+  CREATE TABLE accounts (
+    username             TEXT PRIMARY KEY,
+    roles                JSONB NOT NULL,
+    organizations        JSONB NOT NULL,
+    enterprise           TEXT NOT NULL,
+    disabled             BOOLEAN NOT NULL DEFAULT false,
+    must_change_password BOOLEAN NOT NULL DEFAULT false,
+    password_hash        TEXT,
+    created_at           BIGINT NOT NULL,
+    updated_at           BIGINT NOT NULL
+  );
+
+  CREATE TABLE sessions (
+    id                   TEXT PRIMARY KEY,
+    token_hash           BYTEA NOT NULL UNIQUE,
+    csrf                 TEXT NOT NULL,
+    username             TEXT NOT NULL,
+    roles                JSONB NOT NULL,
+    organizations        JSONB NOT NULL,
+    enterprise           TEXT NOT NULL,
+    must_change_password BOOLEAN NOT NULL,
+    created_at           BIGINT NOT NULL,
+    last_accessed_at     BIGINT NOT NULL,
+    idle_timeout_ms      BIGINT NOT NULL,
+    expires_at           BIGINT NOT NULL,
+    client_address       TEXT NOT NULL,
+    auth_source          TEXT NOT NULL,
+    auth_server          TEXT NOT NULL,
+    dialect              TEXT NOT NULL
+  );
+  CREATE INDEX sessions_by_user ON sessions (username);
+  CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+  CREATE TABLE settings (
+    name                 TEXT PRIMARY KEY,
+    value                BIGINT NOT NULL,
+    updated_at           BIGINT NOT NULL
+  );
+
+  CREATE TABLE login_failures (
+    scope                TEXT NOT NULL,
+    subject              TEXT NOT NULL,
+    count                INTEGER NOT NULL,
+    first_at             BIGINT NOT NULL,
+    locked_until         BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (scope, subject)
+  );
+
+  CREATE TABLE login_sources (
+    username             TEXT NOT NULL,
+    source               TEXT NOT NULL,
+    last_success_at      BIGINT NOT NULL,
+    PRIMARY KEY (username, source)
+  );
+
+  CREATE TABLE password_history (
+    seq                  BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    username             TEXT NOT NULL,
+    password_hash        TEXT NOT NULL,
+    set_at               BIGINT NOT NULL
+  );
+  CREATE INDEX password_history_by_user ON password_history (username, seq);
+
+  CREATE TABLE audit (
+    seq                  BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at                   BIGINT NOT NULL,
+    kind                 TEXT NOT NULL,
+    username             TEXT NOT NULL,
+    client_address       TEXT NOT NULL,
+    dialect              TEXT NOT NULL,
+    request_id           TEXT NOT NULL,
+    detail               JSONB NOT NULL
+  );
+  CREATE INDEX audit_by_time ON audit (at);
+  CREATE INDEX audit_by_user ON audit (username, at);
+  `,
+];

@@ -1,0 +1,119 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { PostgresStore } from '../../src/adapters/store/postgres/store.js';
+import { RedisStore } from '../../src/adapters/store/redis/store.js';
+import { havePostgres, haveRedis, startPostgres, startRedis, type TestPostgres, type TestRedis } from '../servers.js';
+import { runStoreContract } from './store.contract.js';
+
+/*
+ * The same contract suite as SQLite, unchanged, against real servers: PostgreSQL
+ * holding everything, and PostgreSQL for accounts/settings/audit with Redis for
+ * sessions, the per-user index and the failure counters.
+ */
+
+const pgMissing = havePostgres();
+const redisMissing = haveRedis();
+let pgServer: TestPostgres | undefined;
+let redisServer: TestRedis | undefined;
+
+before(async () => {
+  if (!pgMissing) pgServer = await startPostgres();
+  if (!redisMissing) redisServer = await startRedis();
+});
+after(async () => {
+  await pgServer?.destroy();
+  await redisServer?.destroy();
+});
+
+if (pgMissing) {
+  describe('store contract: PostgresStore', () => it('needs PostgreSQL', (t) => t.skip(pgMissing)));
+} else {
+  runStoreContract('PostgresStore', async () => {
+    const url = await pgServer!.newDatabase();
+    const open = () => PostgresStore.open({ url, touchFlushMs: 0, poolMax: 12 });
+    let store = await open();
+    return {
+      accounts: store,
+      sessions: store,
+      limits: store,
+      guard: store,
+      history: store,
+      settings: store,
+      audit: store,
+      flush: () => store.flushTouches(),
+      reopen: async () => {
+        await store.close();
+        store = await open();
+        return { accounts: store, sessions: store };
+      },
+      close: () => store.close(),
+    };
+  });
+}
+
+if (pgMissing || redisMissing) {
+  describe('store contract: PostgresStore + RedisStore', () => it('needs PostgreSQL and Redis', (t) => t.skip(pgMissing ?? redisMissing)));
+} else {
+  runStoreContract('PostgresStore + RedisStore', async () => {
+    const pgUrl = await pgServer!.newDatabase();
+    const redisUrl = await redisServer!.newDatabase();
+    const openPg = () => PostgresStore.open({ url: pgUrl, touchFlushMs: 0 });
+    const openRedis = () => RedisStore.open({ url: redisUrl, touchFlushMs: 0 });
+    let sql = await openPg();
+    let hot = await openRedis();
+    return {
+      accounts: sql,
+      sessions: hot,
+      limits: hot,
+      guard: hot,
+      history: sql,
+      settings: sql,
+      audit: sql,
+      flush: () => hot.flushTouches(),
+      reopen: async () => {
+        await Promise.all([sql.close(), hot.close()]);
+        [sql, hot] = await Promise.all([openPg(), openRedis()]);
+        return { accounts: sql, sessions: hot };
+      },
+      close: async () => {
+        await Promise.all([sql.close(), hot.close()]);
+      },
+    };
+  });
+}
+
+describe('shared backends: schema and durability facts', { skip: pgMissing ?? redisMissing }, () => {
+  it('migrates a new PostgreSQL database once even when nodes open it together, and reports the version', async () => {
+    const url = await pgServer!.newDatabase();
+    const stores = await Promise.all(Array.from({ length: 4 }, () => PostgresStore.open({ url, touchFlushMs: 0 })));
+    try {
+      assert.deepEqual(await stores[0]!.migrate(), [1, 1]);
+      const r = await stores[0]!.pool.query('SELECT count(*)::int AS n FROM portcullis_schema');
+      assert.equal(r.rows[0].n, 1);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('refuses to open a schema that is behind when told not to migrate, naming the command that fixes it', async () => {
+    const url = await pgServer!.newDatabase();
+    await assert.rejects(PostgresStore.open({ url, migrate: false }), /older than this Portcullis needs.*portcullis migrate/);
+  });
+
+  it('refuses a schema newer than it understands', async () => {
+    const url = await pgServer!.newDatabase();
+    const s = await PostgresStore.open({ url, touchFlushMs: 0 });
+    await s.pool.query('UPDATE portcullis_schema SET version = 99');
+    await s.close();
+    await assert.rejects(PostgresStore.open({ url }), /newer than this Portcullis understands/);
+  });
+
+  it("reads the test Redis's persistence as appendfsync always", async () => {
+    const r = await RedisStore.open({ url: await redisServer!.newDatabase(), touchFlushMs: 0 });
+    try {
+      assert.equal(await r.durability(), 'always');
+    } finally {
+      await r.close();
+    }
+  });
+});

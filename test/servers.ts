@@ -1,0 +1,233 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './helpers.js';
+
+/*
+ * Private PostgreSQL and Redis servers for the tests and the benchmarks: real
+ * Debian-packaged servers (scripts/check.sh installs them), started on 127.0.0.1
+ * under a temp dir, stopped, killed, paused and restarted by the tests that need
+ * a backend to fail. Every wait is bounded.
+ */
+
+const START_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+/** A server process the tests control. */
+export interface TestServer {
+  readonly host: string;
+  readonly port: number;
+  /** Starts it (again) on the same port and data. */
+  start(): Promise<void>;
+  /** Stops it: SIGTERM (a clean shutdown) or SIGKILL (a crash). */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open and nothing answers. */
+  pause(): Promise<void>;
+  resume(): void;
+  running(): boolean;
+  /** Stops it and removes its files. */
+  destroy(): Promise<void>;
+}
+
+export interface TestPostgres extends TestServer {
+  /** A connection URL to a fresh, empty database (a new one per call). */
+  newDatabase(): Promise<string>;
+}
+
+export interface TestRedis extends TestServer {
+  /** A connection URL to a fresh logical database (0..15, a new one per call, flushed). */
+  newDatabase(): Promise<string>;
+}
+
+function postgresBin(): string | undefined {
+  const base = '/usr/lib/postgresql';
+  if (!existsSync(base)) return undefined;
+  const versions = readdirSync(base).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+  for (const v of versions) if (existsSync(join(base, v, 'bin', 'postgres'))) return join(base, v, 'bin');
+  return undefined;
+}
+
+/** Why PostgreSQL cannot run here, or undefined when it can. */
+export function havePostgres(): string | undefined {
+  if (!postgresBin()) return 'PostgreSQL is missing (bash scripts/check.sh installs the postgresql package)';
+  if (process.getuid?.() !== 0) return 'the tests start PostgreSQL as the postgres user, which needs root';
+  if (spawnSync('id', ['-u', 'postgres']).status !== 0) return 'there is no postgres user';
+  return undefined;
+}
+
+/** Why Redis cannot run here, or undefined when it can. */
+export function haveRedis(): string | undefined {
+  if (spawnSync('redis-server', ['--version']).status !== 0) return 'redis-server is missing (bash scripts/check.sh installs it)';
+  return undefined;
+}
+
+async function waitPort(port: number, child: () => ChildProcess | undefined, what: string, log: () => string): Promise<void> {
+  const until = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    const c = child();
+    if (c && (c.exitCode !== null || c.signalCode !== null)) throw new Error(`${what} exited (${c.exitCode ?? c.signalCode}): ${log()}`);
+    if (Date.now() > until) throw new Error(`${what} did not listen on ${port} within ${START_TIMEOUT_MS} ms: ${log()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function processControl(what: string, port: number, spawnIt: () => ChildProcess, ready: () => Promise<void>, cleanup: () => void): TestServer {
+  let child: ChildProcess | undefined;
+  let log = '';
+  const alive = () => !!child && child.exitCode === null && child.signalCode === null;
+  const stop = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') => {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = once(c, 'exit');
+    c.kill('SIGCONT');
+    c.kill(signal);
+    const t = setTimeout(() => c.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(t);
+  };
+  return {
+    host: '127.0.0.1',
+    port,
+    async start() {
+      if (alive()) return;
+      log = '';
+      child = spawnIt();
+      child.stdout?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+      child.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+      await waitPort(port, () => child, what, () => log);
+      await ready();
+    },
+    stop,
+    async pause() {
+      const pid = child?.pid;
+      if (!pid || !alive()) return;
+      child!.kill('SIGSTOP');
+      const statPath = `/proc/${pid}/stat`;
+      for (let i = 0; i < 200; i++) {
+        const stat = readFileSync(statPath, 'utf8');
+        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        if (state === 'T' || state === 't') return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error(`${what} did not stop within 2 s of SIGSTOP`);
+    },
+    resume: () => void child?.kill('SIGCONT'),
+    running: alive,
+    async destroy() {
+      await stop('SIGKILL');
+      cleanup();
+    },
+  };
+}
+
+function asPostgres(cmd: string, args: string[]): void {
+  const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  const r = spawnSync(cmd, args, { uid, gid, encoding: 'utf8', timeout: 60_000, cwd: '/' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`);
+}
+
+/**
+ * A private PostgreSQL on 127.0.0.1 under a temp dir, run as the postgres user,
+ * trust authentication on loopback only. fsync stays on: the fault tests kill it
+ * and count what survives.
+ */
+export async function startPostgres(opts: { fsync?: boolean } = {}): Promise<TestPostgres> {
+  const bin = postgresBin();
+  if (!bin) throw new Error('PostgreSQL is missing');
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-pg-'));
+  const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  chownSync(dir, uid, gid);
+  const data = join(dir, 'data');
+  asPostgres(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C']);
+  const port = await freePort();
+  let dbSerial = 0;
+  const server = processControl(
+    'postgres',
+    port,
+    () =>
+      spawn(
+        join(bin, 'postgres'),
+        ['-D', data, '-c', 'listen_addresses=127.0.0.1', '-p', String(port), '-k', dir, '-c', `fsync=${opts.fsync === false ? 'off' : 'on'}`, '-c', 'max_connections=200'],
+        { uid, gid, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] },
+      ),
+    async () => {
+      // Listening is not accepting: wait until a query answers (recovery after a crash takes a moment).
+      const until = Date.now() + START_TIMEOUT_MS;
+      for (;;) {
+        const r = spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres'], { timeout: 5000 });
+        if (r.status === 0) return;
+        if (Date.now() > until) throw new Error('postgres did not become ready');
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    },
+    () => rmSync(dir, { recursive: true, force: true }),
+  );
+  await server.start();
+  return {
+    ...server,
+    async newDatabase() {
+      dbSerial += 1;
+      const name = `t${process.pid}_${dbSerial}`;
+      const r = spawnSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-qc', `CREATE DATABASE ${name}`], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      if (r.status !== 0) throw new Error(`CREATE DATABASE failed: ${r.stderr}`);
+      return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    },
+  };
+}
+
+/**
+ * A private Redis on 127.0.0.1 under a temp dir, with the append-only file fsynced
+ * on every write (`appendfsync always`): what a deployment that must not lose a
+ * committed session runs, and what lets the fault tests restart it.
+ */
+export async function startRedis(): Promise<TestRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-redis-'));
+  const port = await freePort();
+  let db = 0;
+  const server = processControl(
+    'redis-server',
+    port,
+    () =>
+      spawn(
+        'redis-server',
+        ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--daemonize', 'no', '--protected-mode', 'yes', '--databases', '64'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      ),
+    async () => {
+      const until = Date.now() + START_TIMEOUT_MS;
+      for (;;) {
+        const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PING'], { encoding: 'utf8', timeout: 5000 });
+        if (r.stdout?.trim() === 'PONG') return;
+        if (Date.now() > until) throw new Error(`redis did not answer PING: ${r.stdout} ${r.stderr}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    },
+    () => rmSync(dir, { recursive: true, force: true }),
+  );
+  await server.start();
+  return {
+    ...server,
+    async newDatabase() {
+      db = (db + 1) % 64;
+      spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), '-n', String(db), 'FLUSHDB'], { timeout: 5000 });
+      return `redis://127.0.0.1:${port}/${db}`;
+    },
+  };
+}
