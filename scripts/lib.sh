@@ -41,13 +41,16 @@ ensure_pam_build_deps() {
   apt_install libpam0g-dev libcrypt-dev
 }
 
-# The real servers the identity tests run against: slapd and the LDAP tools.
+# The real servers the tests run against: slapd and the LDAP tools, PostgreSQL, Redis.
 # slapd must not create a directory of its own on install (the tests start private instances).
 ensure_test_servers() {
   if ! dpkg-query -W -f='${Status}' slapd 2>/dev/null | grep -q 'install ok installed' && [ "$(id -u)" -eq 0 ]; then
     echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
   fi
   apt_install slapd ldap-utils openssl
+  # PostgreSQL and Redis for the shared-store tests: private instances under a temp dir,
+  # never the packages' own (Debian may start those on install; the tests do not use them).
+  apt_install postgresql redis-server
 }
 
 # Compiles the PAM helper (src/adapters/identity/pam/helper.c) into dist/bin, from source.

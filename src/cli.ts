@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -15,6 +16,8 @@ import { DuplicateAccountError } from './ports/store.js';
 import { startServer } from './server.js';
 import { openPortcullis, type Portcullis } from './service.js';
 import { SchemaVersionError } from './adapters/store/sqlite/store.js';
+import { PgSchemaVersionError } from './adapters/store/postgres/store.js';
+import { exportData, importData, ExportFormatError } from './transfer.js';
 
 interface GlobalOpts {
   config?: string;
@@ -31,11 +34,11 @@ function configFrom(cmd: Command, overrides: Record<string, unknown> = {}): Conf
 /** Opens the core for a one-shot command; quiet logs (warnings only) on stderr. */
 async function withCore<T>(cmd: Command, fn: (p: Portcullis) => Promise<T>): Promise<T> {
   const config = configFrom(cmd);
-  const p = openPortcullis(config, createLogger('warn'), { touchFlushMs: 0 });
+  const p = await openPortcullis(config, createLogger('warn'), { touchFlushMs: 0 });
   try {
     return await fn(p);
   } finally {
-    p.close();
+    await p.close();
   }
 }
 
@@ -106,7 +109,7 @@ export function program(): Command {
         'tls.disabled': opts.plainHttp ? true : undefined,
       });
       const logger = createLogger(config.log.level);
-      const p = openPortcullis(config, logger);
+      const p = await openPortcullis(config, logger);
       const server = await startServer(p, logger, (line) => process.stdout.write(line + '\n'));
       process.stdout.write(`Portcullis is serving on ${server.url} (data in ${config.dataDir})\n`);
       let stopping = false;
@@ -310,6 +313,54 @@ export function program(): Command {
       });
     });
 
+  root
+    .command('migrate')
+    .description('bring the database schema up to date (PostgreSQL: needed when postgres.autoMigrate is false)')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const config = configFrom(cmd);
+      const p = await openPortcullis(config, createLogger('warn'), { touchFlushMs: 0, migrate: true });
+      try {
+        process.stdout.write(`${p.stores.description}: ${await p.stores.schema()}\n`);
+      } finally {
+        await p.close();
+      }
+    });
+
+  root
+    .command('export')
+    .description('write accounts (with password hashes), password history, settings and live sessions as JSON, to move them to other stores')
+    .option('-o, --output <file>', 'file to write (created with mode 0600); default standard output')
+    .action(async (opts: { output?: string }, cmd: Command) => {
+      await withCore(cmd, async (p) => {
+        const data = await exportData(p);
+        const text = JSON.stringify(data) + '\n';
+        if (opts.output && opts.output !== '-') {
+          writeFileSync(opts.output, text, { mode: 0o600, flag: 'wx' });
+          process.stderr.write(
+            `exported ${data.accounts.length} account(s), ${data.sessions.length} live session(s) and ${Object.keys(data.settings).length} setting(s) from ${p.stores.description} to ${opts.output}\n`,
+          );
+        } else {
+          if (process.stdout.isTTY) throw new UsageError('the export holds password hashes: write it to a file with --output, or redirect standard output');
+          process.stdout.write(text);
+        }
+      });
+    });
+
+  root
+    .command('import')
+    .description('read what `portcullis export` wrote into the configured stores (refuses a store that already holds accounts, unless --merge)')
+    .option('-i, --input <file>', 'file to read; default standard input')
+    .option('--merge', 'add to a store that already holds accounts: existing accounts and sessions are kept, not overwritten')
+    .action(async (opts: { input?: string; merge?: boolean }, cmd: Command) => {
+      const text = opts.input && opts.input !== '-' ? readFileSync(opts.input, 'utf8') : await readStdin();
+      await withCore(cmd, async (p) => {
+        const r = await importData(p, text, { merge: opts.merge === true });
+        process.stdout.write(
+          `imported into ${p.stores.description}: ${r.accounts} account(s) (${r.accountsSkipped} already there), ${r.sessions} live session(s) (${r.sessionsSkipped} expired or already there), ${r.settings} setting(s)\n`,
+        );
+      });
+    });
+
   const identity = root.command('identity').description('check the identity sources (local accounts, PAM, LDAP)');
   identity
     .command('test <source> <username>')
@@ -384,6 +435,8 @@ async function main(): Promise<void> {
       e instanceof CoreError ||
       e instanceof DuplicateAccountError ||
       e instanceof SchemaVersionError ||
+      e instanceof PgSchemaVersionError ||
+      e instanceof ExportFormatError ||
       systemError
     ) {
       process.stderr.write(`portcullis: ${e.message}\n`);

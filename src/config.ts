@@ -152,6 +152,67 @@ export const configSchema = z
   .object({
     /** Where the database, the generated TLS certificate and its key live. */
     dataDir: z.string().min(1).default('./data'),
+    /**
+     * Where accounts, settings, audit and password history live: the embedded SQLite
+     * file in dataDir (one node), or PostgreSQL (several nodes share it).
+     */
+    store: z.enum(['sqlite', 'postgres']).default('sqlite'),
+    /**
+     * Where sessions and failure counters live; default: the same place as `store`.
+     * redis = Redis (with store: postgres), for several nodes behind a load balancer.
+     */
+    sessions: z.enum(['sqlite', 'postgres', 'redis']).optional(),
+    postgres: z
+      .object({
+        /** postgres://user@host:5432/portcullis (?sslmode=verify-full is honoured). */
+        url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+        /** A file holding the password (first line), kept out of the URL and the environment. */
+        passwordFile: z.string().min(1).optional(),
+        poolMax: z.number().int().min(1).max(200).default(10),
+        /** TLS: verify the server with this CA (PEM); rejectUnauthorized false only for testing. */
+        tls: z
+          .object({ caFile: z.string().min(1).optional(), rejectUnauthorized: z.boolean().default(true) })
+          .strict()
+          .optional(),
+        connectTimeoutMs: z.number().int().min(100).max(60000).default(2000),
+        /** Longest a statement may run before the request fails with 503. */
+        statementTimeoutMs: z.number().int().min(100).max(600000).default(5000),
+        /** Bring the schema up to date at start (default); false = only `portcullis migrate` does, and serve refuses an old schema. */
+        autoMigrate: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    redis: z
+      .object({
+        /** redis://host:6379/0, rediss:// (TLS), redis-sentinel://h1:26379,h2:26379/mymaster, redis-cluster://h1:6379,h2:6379 */
+        url: z.string().regex(/^(rediss?|redis-sentinel|redis-cluster):\/\//, 'must be a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL').optional(),
+        /** A file holding the password (first line), kept out of the URL and the environment. */
+        passwordFile: z.string().min(1).optional(),
+        /** Key prefix; keep a {hash tag} in it on Redis Cluster (all keys in one slot keep the scripts atomic). */
+        prefix: z.string().min(1).max(64).default('{portcullis}:'),
+        tls: z
+          .object({ caFile: z.string().min(1).optional(), rejectUnauthorized: z.boolean().default(true) })
+          .strict()
+          .optional(),
+        connectTimeoutMs: z.number().int().min(100).max(60000).default(2000),
+        /** Longest a command may take before the request fails with 503. */
+        commandTimeoutMs: z.number().int().min(50).max(60000).default(1000),
+      })
+      .strict()
+      .prefault({}),
+    /** Nodes sharing PostgreSQL or Redis. */
+    cluster: z
+      .object({
+        /**
+         * Real time a session read from a shared backend may be served from this node's
+         * memory. Another node's logout or revocation is enforced here within this bound.
+         */
+        sessionCacheMs: z.number().int().min(0).max(1000).default(500),
+        /** How often "last accessed" times are written to the shared backend, in ms. */
+        touchFlushMs: z.number().int().min(100).max(10000).default(1000),
+      })
+      .strict()
+      .prefault({}),
     listen: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
@@ -301,7 +362,22 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const sessions = c.sessions ?? c.store;
+    if (c.store === 'sqlite' && sessions !== 'sqlite') {
+      ctx.addIssue({ code: 'custom', path: ['sessions'], message: `sessions: ${sessions} needs store: postgres (nodes that share sessions must share accounts)` });
+    }
+    if (c.store === 'postgres' && sessions === 'sqlite') {
+      ctx.addIssue({ code: 'custom', path: ['sessions'], message: 'sessions: sqlite cannot go with store: postgres (use postgres or redis)' });
+    }
+    if ((c.store === 'postgres' || sessions === 'postgres') && !c.postgres.url) {
+      ctx.addIssue({ code: 'custom', path: ['postgres', 'url'], message: 'store: postgres needs postgres.url (or PORTCULLIS_POSTGRES_URL)' });
+    }
+    if (sessions === 'redis' && !c.redis.url) {
+      ctx.addIssue({ code: 'custom', path: ['redis', 'url'], message: 'sessions: redis needs redis.url (or PORTCULLIS_REDIS_URL)' });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema>;
 
@@ -315,6 +391,10 @@ export class ConfigError extends Error {
 /** Environment variables that override the file, each naming one key. */
 export const envKeys: Record<string, string[]> = {
   PORTCULLIS_DATA_DIR: ['dataDir'],
+  PORTCULLIS_STORE: ['store'],
+  PORTCULLIS_SESSIONS: ['sessions'],
+  PORTCULLIS_POSTGRES_URL: ['postgres', 'url'],
+  PORTCULLIS_REDIS_URL: ['redis', 'url'],
   PORTCULLIS_HOST: ['listen', 'host'],
   PORTCULLIS_PORT: ['listen', 'port'],
   PORTCULLIS_PLAIN_HTTP: ['tls', 'disabled'],
@@ -373,7 +453,7 @@ export function loadConfig(opts: { file?: string | undefined; env?: NodeJS.Proce
   }
   for (const [name, path] of Object.entries(envKeys)) {
     const v = env[name];
-    if (v !== undefined && v !== '') setPath(raw, path, path[0] === 'dataDir' || path[1] === 'certFile' || path[1] === 'keyFile' || path[1] === 'host' ? v : envValue(v));
+    if (v !== undefined && v !== '') setPath(raw, path, path[0] === 'dataDir' || path[1] === 'url' || path[1] === 'certFile' || path[1] === 'keyFile' || path[1] === 'host' ? v : envValue(v));
   }
   for (const [dotted, v] of Object.entries(opts.overrides ?? {})) {
     if (v !== undefined) setPath(raw, dotted.split('.'), v);

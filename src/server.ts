@@ -7,6 +7,7 @@ import { adminDialect } from './dialects/admin/routes.js';
 import type { Dialect, DialectDeps } from './dialects/types.js';
 import { buildApp } from './http/app.js';
 import type { Portcullis } from './service.js';
+import type { BackendHealth } from './adapters/store/open.js';
 import { tlsMaterial } from './tls.js';
 
 export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
@@ -20,7 +21,35 @@ export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
 /** Assembles the HTTP app on a Portcullis core: the shared piece of `serve` and the tests. */
 export function createApp(p: Portcullis, logger: Logger, tls?: { key: string; cert: string }): FastifyInstance {
   const deps: DialectDeps = { sessions: p.sessions, accounts: p.accounts, settings: p.settings, audit: p.audit, config: p.config, clock: p.clock, isAdministrator: p.isAdministrator };
-  return buildApp({ deps, dialects: enabledDialects(p.config, deps), logger, tls });
+  const app = buildApp({ deps, dialects: enabledDialects(p.config, deps), logger, tls });
+  registerHealth(app, p, logger);
+  return app;
+}
+
+/** Longest /readyz waits for the backends before it answers "not ready". */
+const READY_TIMEOUT_MS = 2500;
+
+/**
+ * Probes for load balancers and orchestrators, outside every dialect:
+ * GET /healthz (the process serves) and GET /readyz (every backend answers now).
+ * Backend errors are logged, not shown: the probes need no authentication.
+ */
+function registerHealth(app: FastifyInstance, p: Portcullis, logger: Logger): void {
+  app.get('/healthz', async (_req, reply) => reply.code(200).send({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<BackendHealth[]>((resolve) => {
+      timer = setTimeout(() => resolve([{ backend: p.stores.description, ok: false, error: `no answer within ${READY_TIMEOUT_MS} ms` }]), READY_TIMEOUT_MS);
+    });
+    const backends = await Promise.race([p.stores.health(), timeout]).finally(() => clearTimeout(timer));
+    const ready = backends.every((b) => b.ok);
+    if (!ready) logger.warn({ event: 'server.not_ready', backends }, 'a backend does not answer');
+    return reply.code(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'not ready',
+      store: p.stores.description,
+      backends: backends.map((b) => ({ backend: b.backend, ok: b.ok })),
+    });
+  });
 }
 
 export interface RunningServer {

@@ -1,7 +1,6 @@
-import { join } from 'node:path';
 import { Argon2idHasher } from './adapters/hasher/argon2.js';
 import { LocalAccountsProvider } from './adapters/identity/local/provider.js';
-import { SqliteStore } from './adapters/store/sqlite/store.js';
+import { openStores, type StoreSet } from './adapters/store/open.js';
 import type { Config } from './config.js';
 import { AccountService } from './core/accounts.js';
 import type { Logger } from './core/logger.js';
@@ -13,12 +12,13 @@ import { systemClock, type Clock } from './ports/clock.js';
 import { buildIdentitySources, type IdentitySources } from './identity/build.js';
 import { cryptoRandom, type Random } from './ports/random.js';
 
-export const DATABASE_FILE = 'portcullis.db';
+export { DATABASE_FILE } from './adapters/store/open.js';
 
 /** The core wired to its adapters from the configuration: what the server and the CLI share. */
 export interface Portcullis {
   config: Config;
-  store: SqliteStore;
+  /** The configured stores: `durable` (accounts, settings, audit) and `hot` (sessions, failure counters); one object on SQLite. */
+  stores: StoreSet;
   sessions: SessionService;
   accounts: AccountService;
   settings: SettingsService;
@@ -30,22 +30,31 @@ export interface Portcullis {
   isAdministrator(roles: readonly string[]): boolean;
   /** Off the request path: deletes expired sessions (audited), audit events past retention, stale failure counters and login sources. */
   sweep(): Promise<{ sessions: number; audit: number; guard: number }>;
-  close(): void;
+  /** Writes what is kept behind and closes the stores and identity sources. */
+  close(): Promise<void>;
 }
 
-export function openPortcullis(config: Config, logger: Logger, opts: { clock?: Clock; random?: Random; touchFlushMs?: number } = {}): Portcullis {
+export async function openPortcullis(
+  config: Config,
+  logger: Logger,
+  opts: { clock?: Clock; random?: Random; touchFlushMs?: number; migrate?: boolean } = {},
+): Promise<Portcullis> {
   const clock = opts.clock ?? systemClock;
   const random = opts.random ?? cryptoRandom;
-  const store = new SqliteStore({ path: join(config.dataDir, DATABASE_FILE), touchFlushMs: opts.touchFlushMs ?? 1000 });
+  const stores = await openStores(config, logger, {
+    ...(opts.touchFlushMs !== undefined ? { touchFlushMs: opts.touchFlushMs } : {}),
+    ...(opts.migrate !== undefined ? { migrate: opts.migrate } : {}),
+  });
+  const { durable, hot } = stores;
   const hasher = new Argon2idHasher(config.argon2);
-  const local = new LocalAccountsProvider(store, hasher, () => clock.now());
+  const local = new LocalAccountsProvider(durable, hasher, () => clock.now());
 
   // Every provider a dialect names exists; those not set up answer "not configured".
   let identity: IdentitySources;
   try {
-    identity = buildIdentitySources(config, { local, accounts: store, logger });
+    identity = buildIdentitySources(config, { local, accounts: durable, logger });
   } catch (e) {
-    store.close();
+    await stores.close();
     throw e;
   }
   const identities = identity.providers;
@@ -54,15 +63,15 @@ export function openPortcullis(config: Config, logger: Logger, opts: { clock?: C
   const problem = settingsProblem(defaults);
   if (problem) {
     identity.close();
-    store.close();
+    await stores.close();
     throw new ConfigError(`invalid configuration: accountSettings: ${problem}`);
   }
-  const settings = new SettingsService(store, defaults, clock);
-  const audit = new AuditService(store, clock, logger);
+  const settings = new SettingsService(durable, defaults, clock);
+  const audit = new AuditService(durable, clock, logger);
   const sessions = new SessionService({
-    sessions: store,
-    accounts: store,
-    guard: store,
+    sessions: hot,
+    accounts: durable,
+    guard: hot,
     settings,
     audit,
     bruteForce: {
@@ -80,9 +89,9 @@ export function openPortcullis(config: Config, logger: Logger, opts: { clock?: C
     },
   });
   const accounts = new AccountService({
-    accounts: store,
-    sessions: store,
-    guard: store,
+    accounts: durable,
+    sessions: hot,
+    guard: hot,
     settings,
     audit,
     hasher,
@@ -98,7 +107,7 @@ export function openPortcullis(config: Config, logger: Logger, opts: { clock?: C
   const adminRoles = new Set(config.accounts.adminRoles);
   return {
     config,
-    store,
+    stores,
     sessions,
     accounts,
     settings,
@@ -113,12 +122,12 @@ export function openPortcullis(config: Config, logger: Logger, opts: { clock?: C
       const ended = await sessions.sweep();
       const auditGone = await audit.prune(config.audit.retentionDays * day);
       // Counters whose run began over a week ago (the longest source window) and are not locked; sources past their trust.
-      const guardGone = await store.pruneLoginGuard(now, now - 7 * day, now - Math.max(1, config.bruteForce.trustedSourceDays) * day);
+      const guardGone = await hot.pruneLoginGuard(now, now - 7 * day, now - Math.max(1, config.bruteForce.trustedSourceDays) * day);
       return { sessions: ended, audit: auditGone, guard: guardGone };
     },
-    close: () => {
+    close: async () => {
       identity.close();
-      store.close();
+      await stores.close();
     },
   };
 }

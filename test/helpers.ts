@@ -9,6 +9,7 @@ import { silentLogger, type Logger } from '../src/core/logger.js';
 import { ManualClock, type Clock } from '../src/ports/clock.js';
 import { createApp } from '../src/server.js';
 import { openPortcullis, type Portcullis } from '../src/service.js';
+import type { SqliteStore } from '../src/adapters/store/sqlite/store.js';
 
 /** A logger that keeps every line, so tests can assert what was (and was not) logged. */
 export class RecordingLogger implements Logger {
@@ -32,7 +33,7 @@ export const FAST_ARGON2 = { memoryKiB: 8192, iterations: 1, parallelism: 1 };
 
 export interface Harness {
   config: Config;
-  p: Portcullis;
+  p: Portcullis & { store: SqliteStore };
   app: FastifyInstance;
   clock: Clock;
   logger: RecordingLogger;
@@ -58,7 +59,9 @@ export async function harness(opts: { overrides?: Record<string, unknown>; clock
   });
   const logger = new RecordingLogger();
   const clock = opts.clock ?? new ManualClock(Date.UTC(2026, 10, 23, 9, 0, 0));
-  const p = openPortcullis(config, logger, { clock, touchFlushMs: 0 });
+  const opened = await openPortcullis(config, logger, { clock, touchFlushMs: 0 });
+  // The harness runs on SQLite: tests may look at the file through `p.store`.
+  const p = Object.assign(opened, { store: opened.stores.durable as SqliteStore });
   const app = createApp(p, logger);
   await app.ready();
   return {
@@ -69,7 +72,7 @@ export async function harness(opts: { overrides?: Record<string, unknown>; clock
     logger,
     async close() {
       await app.close();
-      p.close();
+      await p.close();
       dir.remove();
     },
   };
@@ -96,10 +99,10 @@ export async function freePort(): Promise<number> {
 
 /** Opens the data directory of a config file in this process, runs `fn`, and closes it (what the CLI does per command). */
 export async function withPortcullis<T>(configFile: string, fn: (p: Portcullis) => Promise<T>): Promise<T> {
-  const p = openPortcullis(loadConfig({ file: configFile, env: {} }), silentLogger, { touchFlushMs: 0 });
+  const p = await openPortcullis(loadConfig({ file: configFile, env: {} }), silentLogger, { touchFlushMs: 0 });
   try {
     return await fn(p);
   } finally {
-    p.close();
+    await p.close();
   }
 }

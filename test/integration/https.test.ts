@@ -43,14 +43,14 @@ describe('the HTTPS service on a real socket', () => {
       env: {},
       overrides: { dataDir: dir.path, 'listen.port': 0, 'argon2.memoryKiB': FAST_ARGON2.memoryKiB, 'argon2.iterations': FAST_ARGON2.iterations },
     });
-    p = openPortcullis(config, new RecordingLogger(), { clock: new ManualClock(Date.now()) });
+    p = await openPortcullis(config, new RecordingLogger(), { clock: new ManualClock(Date.now()) });
     server = await startServer(p, new RecordingLogger(), (line) => printed.push(line));
     port = Number(new URL(server.url).port);
   });
 
   after(async () => {
     await server.stop();
-    p.close();
+    await p.close();
     dir.remove();
   });
 

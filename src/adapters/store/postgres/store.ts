@@ -94,8 +94,10 @@ export class PostgresStore implements AccountStore, SessionStore, SessionLimitSt
   private readonly cache: HotSessionCache;
   private flushing: Promise<void> | undefined;
   private closed = false;
+  /** Schema version before and after open() (equal when nothing was migrated). */
+  schemaChange: [number, number] = [0, 0];
 
-  private constructor(private readonly opts: PostgresStoreOptions) {
+  private constructor(opts: PostgresStoreOptions) {
     const timeout = opts.statementTimeoutMs ?? 5000;
     let ssl: pg.PoolConfig['ssl'];
     if (opts.tls) {
@@ -132,7 +134,7 @@ export class PostgresStore implements AccountStore, SessionStore, SessionLimitSt
   static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
     const store = new PostgresStore(opts);
     try {
-      await store.migrate(opts.migrate ?? true);
+      store.schemaChange = await store.migrate(opts.migrate ?? true);
       return store;
     } catch (e) {
       await store.close();
