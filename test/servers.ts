@@ -83,6 +83,15 @@ async function waitPort(port: number, child: () => ChildProcess | undefined, wha
   }
 }
 
+/** Polls `ok` every 50 ms until it holds, for at most START_TIMEOUT_MS. */
+async function pollUntil(failure: string, ok: () => boolean): Promise<void> {
+  const until = Date.now() + START_TIMEOUT_MS;
+  while (!ok()) {
+    if (Date.now() > until) throw new Error(failure);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
 function processControl(what: string, port: number, spawnIt: () => ChildProcess, ready: () => Promise<void>, cleanup: () => void): TestServer {
   let child: ChildProcess | undefined;
   let log = '';
@@ -164,16 +173,8 @@ export async function startPostgres(opts: { fsync?: boolean } = {}): Promise<Tes
         ['-D', data, '-c', 'listen_addresses=127.0.0.1', '-p', String(port), '-k', dir, '-c', `fsync=${opts.fsync === false ? 'off' : 'on'}`, '-c', 'max_connections=200'],
         { uid, gid, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] },
       ),
-    async () => {
-      // Listening is not accepting: wait until a query answers (recovery after a crash takes a moment).
-      const until = Date.now() + START_TIMEOUT_MS;
-      for (;;) {
-        const r = spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres'], { timeout: 5000 });
-        if (r.status === 0) return;
-        if (Date.now() > until) throw new Error('postgres did not become ready');
-        await new Promise((res) => setTimeout(res, 50));
-      }
-    },
+    // Listening is not accepting: wait until it answers (recovery after a crash takes a moment).
+    () => pollUntil('postgres did not become ready', () => spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres'], { timeout: 5000 }).status === 0),
     () => rmSync(dir, { recursive: true, force: true }),
   );
   await server.start();
@@ -210,15 +211,8 @@ export async function startRedis(): Promise<TestRedis> {
         ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--daemonize', 'no', '--protected-mode', 'yes', '--databases', '64'],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       ),
-    async () => {
-      const until = Date.now() + START_TIMEOUT_MS;
-      for (;;) {
-        const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PING'], { encoding: 'utf8', timeout: 5000 });
-        if (r.stdout?.trim() === 'PONG') return;
-        if (Date.now() > until) throw new Error(`redis did not answer PING: ${r.stdout} ${r.stderr}`);
-        await new Promise((res) => setTimeout(res, 50));
-      }
-    },
+    // Listening is not serving: wait until PING answers (loading the append-only file takes a moment).
+    () => pollUntil('redis did not answer PING', () => spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PING'], { encoding: 'utf8', timeout: 5000 }).stdout?.trim() === 'PONG'),
     () => rmSync(dir, { recursive: true, force: true }),
   );
   await server.start();

@@ -21,6 +21,7 @@ import {
   type SettingsStore,
 } from '../../../ports/store.js';
 import { HotSessionCache } from '../hot-cache.js';
+import { PendingTouches } from '../pending-touches.js';
 import { failureResult, nextFailure, readFailure, sessionAlive, type FailureRow } from '../rules.js';
 import { guarded } from '../unavailable.js';
 import { pgMigrations } from './migrations.js';
@@ -89,10 +90,8 @@ const MIGRATION_LOCK = 0x706f7274; // 'port'
  */
 export class PostgresStore implements AccountStore, SessionStore, SessionLimitStore, LoginGuardStore, PasswordHistoryStore, SettingsStore, AuditStore {
   readonly pool: pg.Pool;
-  private readonly pendingTouches = new Map<string, number>();
-  private readonly flushTimer: NodeJS.Timeout | undefined;
+  private readonly pendingTouches: PendingTouches;
   private readonly cache: HotSessionCache;
-  private flushing: Promise<void> | undefined;
   private closed = false;
   /** Schema version before and after open() (equal when nothing was migrated). */
   schemaChange: [number, number] = [0, 0];
@@ -119,15 +118,7 @@ export class PostgresStore implements AccountStore, SessionStore, SessionLimitSt
     // An idle client whose server went away emits 'error' on the pool: without a listener it would end the process.
     this.pool.on('error', (e) => opts.onIdleError?.(e));
     this.cache = new HotSessionCache(opts.cacheMs ?? 500, opts.hotSessions ?? 50_000);
-    const flushMs = opts.touchFlushMs ?? 1000;
-    if (flushMs > 0) {
-      this.flushTimer = setInterval(() => {
-        this.flushTouches().catch(() => {
-          /* kept pending; the next flush retries, and reads see them meanwhile */
-        });
-      }, flushMs);
-      this.flushTimer.unref();
-    }
+    this.pendingTouches = new PendingTouches((batch) => this.writeTouches(batch)).every(opts.touchFlushMs ?? 1000);
   }
 
   /** Connects, brings the schema up to date (or checks it), and returns the store. */
@@ -271,8 +262,7 @@ export class PostgresStore implements AccountStore, SessionStore, SessionLimitSt
   }
 
   async touchSession(id: string, at: number): Promise<void> {
-    const prev = this.pendingTouches.get(id);
-    if (prev === undefined || at > prev) this.pendingTouches.set(id, at);
+    this.pendingTouches.add(id, at);
     this.cache.touch(id, at);
   }
 
@@ -316,7 +306,7 @@ export class PostgresStore implements AccountStore, SessionStore, SessionLimitSt
           {
             expiresAt: row.expires_at as number,
             idleTimeoutMs: row.idle_timeout_ms as number,
-            lastAccessedAt: Math.max(row.last_accessed_at as number, this.pendingTouches.get(row.id as string) ?? 0),
+            lastAccessedAt: this.pendingTouches.overlay(row.id as string, row.last_accessed_at as number),
           },
           now,
         ),
@@ -329,32 +319,17 @@ export class PostgresStore implements AccountStore, SessionStore, SessionLimitSt
     return created;
   }
 
-  /** Writes pending touches in one statement (never moving a time backwards). Failed writes stay pending. */
-  async flushTouches(): Promise<void> {
-    if (this.flushing) await this.flushing;
-    if (this.pendingTouches.size === 0) return;
-    const batch = [...this.pendingTouches];
-    this.pendingTouches.clear();
-    this.flushing = (async () => {
-      try {
-        await this.query(
-          `UPDATE sessions s SET last_accessed_at = GREATEST(s.last_accessed_at, v.at)
-             FROM unnest($1::text[], $2::bigint[]) AS v(id, at) WHERE s.id = v.id`,
-          [batch.map((b) => b[0]), batch.map((b) => b[1])],
-        );
-      } catch (e) {
-        for (const [id, at] of batch) {
-          const cur = this.pendingTouches.get(id);
-          if (cur === undefined || at > cur) this.pendingTouches.set(id, at);
-        }
-        throw e;
-      }
-    })();
-    try {
-      await this.flushing;
-    } finally {
-      this.flushing = undefined;
-    }
+  /** Writes pending touches (one statement for all of them, never moving a time backwards). Failed writes stay pending. */
+  flushTouches(): Promise<void> {
+    return this.pendingTouches.flush();
+  }
+
+  private async writeTouches(batch: [string, number][]): Promise<void> {
+    await this.query(
+      `UPDATE sessions s SET last_accessed_at = GREATEST(s.last_accessed_at, v.at)
+         FROM unnest($1::text[], $2::bigint[]) AS v(id, at) WHERE s.id = v.id`,
+      [batch.map((b) => b[0]), batch.map((b) => b[1])],
+    );
   }
 
   // ---- login guard ----------------------------------------------------------
@@ -490,7 +465,7 @@ export class PostgresStore implements AccountStore, SessionStore, SessionLimitSt
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.pendingTouches.stop();
     await this.flushTouches().catch(() => {
       /* the server is gone: those touches are lost, which can only make sessions end earlier */
     });
@@ -500,8 +475,6 @@ export class PostgresStore implements AccountStore, SessionStore, SessionLimitSt
 
   private toSession(r: Row): SessionRecord {
     const id = r.id as string;
-    const stored = r.last_accessed_at as number;
-    const pending = this.pendingTouches.get(id);
     return {
       id,
       tokenHash: r.token_hash as Buffer,
@@ -512,7 +485,7 @@ export class PostgresStore implements AccountStore, SessionStore, SessionLimitSt
       enterprise: r.enterprise as string,
       mustChangePassword: r.must_change_password as boolean,
       createdAt: r.created_at as number,
-      lastAccessedAt: pending !== undefined && pending > stored ? pending : stored,
+      lastAccessedAt: this.pendingTouches.overlay(id, r.last_accessed_at as number),
       idleTimeoutMs: r.idle_timeout_ms as number,
       expiresAt: r.expires_at as number,
       clientAddress: r.client_address as string,

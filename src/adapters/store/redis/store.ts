@@ -11,6 +11,7 @@ import {
   type SessionStore,
 } from '../../../ports/store.js';
 import { HotSessionCache } from '../hot-cache.js';
+import { PendingTouches } from '../pending-touches.js';
 import { readFailure, sessionDeadline } from '../rules.js';
 import { guarded } from '../unavailable.js';
 import * as lua from './scripts.js';
@@ -86,10 +87,8 @@ export class RedisStore implements SessionStore, SessionLimitStore, LoginGuardSt
   readonly client: Client;
   private readonly prefix: string;
   private readonly grace: number;
-  private readonly pendingTouches = new Map<string, number>();
-  private readonly flushTimer: NodeJS.Timeout | undefined;
+  private readonly pendingTouches: PendingTouches;
   private readonly cache: HotSessionCache;
-  private flushing: Promise<void> | undefined;
   private closed = false;
 
   private constructor(opts: RedisStoreOptions) {
@@ -101,15 +100,7 @@ export class RedisStore implements SessionStore, SessionLimitStore, LoginGuardSt
     this.client.on('ready', () => opts.onEvent?.('ready'));
     this.client.on('end', () => opts.onEvent?.('end'));
     this.cache = new HotSessionCache(opts.cacheMs ?? 500, opts.hotSessions ?? 50_000);
-    const flushMs = opts.touchFlushMs ?? 1000;
-    if (flushMs > 0) {
-      this.flushTimer = setInterval(() => {
-        this.flushTouches().catch(() => {
-          /* kept pending for the next flush */
-        });
-      }, flushMs);
-      this.flushTimer.unref();
-    }
+    this.pendingTouches = new PendingTouches((batch) => this.writeTouches(batch)).every(opts.touchFlushMs ?? 1000);
   }
 
   /** Connects (bounded by the connect timeout) and returns the store. */
@@ -214,8 +205,7 @@ export class RedisStore implements SessionStore, SessionLimitStore, LoginGuardSt
   }
 
   async touchSession(id: string, at: number): Promise<void> {
-    const prev = this.pendingTouches.get(id);
-    if (prev === undefined || at > prev) this.pendingTouches.set(id, at);
+    this.pendingTouches.add(id, at);
     this.cache.touch(id, at);
   }
 
@@ -249,30 +239,15 @@ export class RedisStore implements SessionStore, SessionLimitStore, LoginGuardSt
     return gone;
   }
 
-  /** Writes pending touches in one script call per batch. Failed writes stay pending. */
-  async flushTouches(): Promise<void> {
-    if (this.flushing) await this.flushing;
-    if (this.pendingTouches.size === 0) return;
-    const batch = [...this.pendingTouches];
-    this.pendingTouches.clear();
-    this.flushing = (async () => {
-      try {
-        for (let i = 0; i < batch.length; i += BATCH) {
-          const args = batch.slice(i, i + BATCH).flat();
-          await this.call(() => this.client.pcTouch(this.prefix, this.grace, ...args));
-        }
-      } catch (e) {
-        for (const [id, at] of batch) {
-          const cur = this.pendingTouches.get(id);
-          if (cur === undefined || at > cur) this.pendingTouches.set(id, at);
-        }
-        throw e;
-      }
-    })();
-    try {
-      await this.flushing;
-    } finally {
-      this.flushing = undefined;
+  /** Writes pending touches (one script call per batch of 500). Failed writes stay pending. */
+  flushTouches(): Promise<void> {
+    return this.pendingTouches.flush();
+  }
+
+  private async writeTouches(batch: [string, number][]): Promise<void> {
+    for (let i = 0; i < batch.length; i += BATCH) {
+      const args = batch.slice(i, i + BATCH).flat();
+      await this.call(() => this.client.pcTouch(this.prefix, this.grace, ...args));
     }
   }
 
@@ -313,7 +288,7 @@ export class RedisStore implements SessionStore, SessionLimitStore, LoginGuardSt
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.pendingTouches.stop();
     await this.flushTouches().catch(() => {
       /* Redis is gone: those touches are lost, which can only make sessions end earlier */
     });
@@ -323,12 +298,10 @@ export class RedisStore implements SessionStore, SessionLimitStore, LoginGuardSt
 
   private toSession(r: string, la: string): SessionRecord {
     const rec = JSON.parse(r) as StoredSession;
-    const stored = Number(la);
-    const pending = this.pendingTouches.get(rec.id);
     return {
       ...rec,
       tokenHash: Buffer.from(rec.tokenHash, 'base64'),
-      lastAccessedAt: pending !== undefined && pending > stored ? pending : stored,
+      lastAccessedAt: this.pendingTouches.overlay(rec.id, Number(la)),
     } as SessionRecord;
   }
 }
