@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -193,35 +193,71 @@ export async function startPostgres(opts: { fsync?: boolean } = {}): Promise<Tes
   };
 }
 
+const redisCli = (port: number, ...args: string[]) => spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 5000 });
+
 /**
  * A private Redis on 127.0.0.1 under a temp dir, with the append-only file fsynced
  * on every write (`appendfsync always`): what a deployment that must not lose a
  * committed session runs, and what lets the fault tests restart it.
+ *
+ * `mode: 'cluster'` makes it a one-node Redis Cluster owning every slot (clients
+ * speak the cluster protocol to it: MOVED handling, slot checks on scripts);
+ * `mode: 'sentinel'` adds a Sentinel watching it as master "mymaster", and the
+ * URLs handed out go through the Sentinel.
  */
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(opts: { mode?: 'standalone' | 'cluster' | 'sentinel' } = {}): Promise<TestRedis> {
+  const mode = opts.mode ?? 'standalone';
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-redis-'));
   const port = await freePort();
   let db = 0;
+  const clusterArgs = mode === 'cluster' ? ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-announce-ip', '127.0.0.1'] : [];
   const server = processControl(
     'redis-server',
     port,
     () =>
       spawn(
         'redis-server',
-        ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--daemonize', 'no', '--protected-mode', 'yes', '--databases', '64'],
+        ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--daemonize', 'no', '--protected-mode', 'yes', '--databases', '64', ...clusterArgs],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       ),
     // Listening is not serving: wait until PING answers (loading the append-only file takes a moment).
-    () => pollUntil('redis did not answer PING', () => spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PING'], { encoding: 'utf8', timeout: 5000 }).stdout?.trim() === 'PONG'),
+    () => pollUntil('redis did not answer PING', () => redisCli(port, 'PING').stdout?.trim() === 'PONG'),
     () => rmSync(dir, { recursive: true, force: true }),
   );
   await server.start();
+  if (mode === 'cluster') {
+    redisCli(port, 'CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+    await pollUntil('the one-node cluster did not reach cluster_state:ok', () => /cluster_state:ok/.test(redisCli(port, 'CLUSTER', 'INFO').stdout ?? ''));
+  }
+  let sentinel: TestServer | undefined;
+  if (mode === 'sentinel') {
+    const sentinelPort = await freePort();
+    const conf = join(dir, 'sentinel.conf');
+    writeFileSync(conf, `port ${sentinelPort}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor mymaster 127.0.0.1 ${port} 1\nsentinel down-after-milliseconds mymaster 5000\n`);
+    sentinel = processControl(
+      'redis sentinel',
+      sentinelPort,
+      () => spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] }),
+      () => pollUntil('the sentinel did not learn its master', () => (redisCli(sentinelPort, 'SENTINEL', 'get-master-addr-by-name', 'mymaster').stdout ?? '').includes(String(port))),
+      () => {},
+    );
+    await sentinel.start();
+  }
   return {
     ...server,
+    async destroy() {
+      await sentinel?.destroy();
+      await server.destroy();
+    },
     async newDatabase() {
+      if (mode === 'cluster') {
+        // A cluster has database 0 only: empty it for each new store.
+        redisCli(port, 'FLUSHALL');
+        return `redis-cluster://127.0.0.1:${port}`;
+      }
       db = (db + 1) % 64;
-      spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), '-n', String(db), 'FLUSHDB'], { timeout: 5000 });
-      return `redis://127.0.0.1:${port}/${db}`;
+      redisCli(port, '-n', String(db), 'FLUSHDB');
+      return sentinel ? `redis-sentinel://127.0.0.1:${sentinel.port}/mymaster/${db}` : `redis://127.0.0.1:${port}/${db}`;
     },
   };
 }

@@ -82,6 +82,44 @@ if (pgMissing || redisMissing) {
   });
 }
 
+// The same contract through the other ways of reaching Redis that the configuration accepts.
+for (const mode of ['cluster', 'sentinel'] as const) {
+  if (pgMissing || redisMissing) continue;
+  describe(`Redis ${mode}`, () => {
+    let server: TestRedis | undefined;
+    before(async () => {
+      server = await startRedis({ mode });
+    });
+    after(async () => {
+      await server?.destroy();
+    });
+    runStoreContract(`PostgresStore + RedisStore through redis-${mode}://`, async () => {
+      const sql = await PostgresStore.open({ url: await pgServer!.newDatabase(), touchFlushMs: 0 });
+      const url = await server!.newDatabase();
+      assert.match(url, new RegExp(`^redis-${mode}://`));
+      let hot = await RedisStore.open({ url, touchFlushMs: 0 });
+      return {
+        accounts: sql,
+        sessions: hot,
+        limits: hot,
+        guard: hot,
+        history: sql,
+        settings: sql,
+        audit: sql,
+        flush: () => hot.flushTouches(),
+        reopen: async () => {
+          await hot.close();
+          hot = await RedisStore.open({ url, touchFlushMs: 0 });
+          return { accounts: sql, sessions: hot };
+        },
+        close: async () => {
+          await Promise.all([sql.close(), hot.close()]);
+        },
+      };
+    });
+  });
+}
+
 describe('shared backends: schema and durability facts', { skip: pgMissing ?? redisMissing }, () => {
   it('migrates a new PostgreSQL database once even when nodes open it together, and reports the version', async () => {
     const url = await pgServer!.newDatabase();

@@ -345,9 +345,15 @@ function connect(opts: RedisStoreOptions): Client {
     if (!m[4]) throw new Error('a redis-sentinel:// url names the master: redis-sentinel://host:26379,host:26379/mymaster');
     return new Redis({ ...base, sentinels: nodes, name: m[4], db: Number(m[5] ?? 0), ...(auth !== undefined ? { password: auth } : {}) }) as Client;
   }
+  // The cluster client asks a node for the slot map before it is ready: node connections must queue that first
+  // command; the cluster itself still fails commands at once while it is not ready.
+  const { enableOfflineQueue: _q, maxRetriesPerRequest: _m, ...nodeOptions } = base;
   const clusterOptions: ClusterOptions = {
     enableOfflineQueue: false,
-    redisOptions: { ...base, ...(auth !== undefined ? { password: auth } : {}) },
+    // Its ready check (CLUSTER INFO) races the node connection's own handshake when nothing may be queued,
+    // and then reconnects in a loop; ready once the slot map is known is enough.
+    enableReadyCheck: false,
+    redisOptions: { ...nodeOptions, ...(auth !== undefined ? { password: auth } : {}) },
     clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
   };
   return new Cluster(nodes, clusterOptions) as Client;
