@@ -2,7 +2,7 @@
 // free loopback ports, bounded autocannon loads with the server's CPU time per request.
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +36,11 @@ export function start(cmd, args, opts, ready, timeoutMs = 20000) {
         resolve({ child, match: m, output: () => out });
       }
     });
-    child.stderr.on('data', (d) => (err += d));
+    child.stderr.on('data', (d) => {
+      err += d;
+      // BENCH_CHILD_STDERR=file keeps what the servers write to stderr (traces), which is otherwise dropped.
+      if (process.env.BENCH_CHILD_STDERR) appendFileSync(process.env.BENCH_CHILD_STDERR, d);
+    });
     child.on('exit', (code) => {
       children.delete(child);
       clearTimeout(timer);

@@ -2,6 +2,7 @@ import type { Clock } from '../ports/clock.js';
 import { IdentitySourceError, type IdentityProvider, type Principal } from '../ports/identity.js';
 import type { Random } from '../ports/random.js';
 import type { AccountStore, LoginGuardStore, PasswordHistoryStore, SessionLimitStore, SessionRecord, SessionStore } from '../ports/store.js';
+import { sessionChecks, type ActivityMeter } from './admission.js';
 import type { AuditService } from './audit.js';
 import type { AccountSettings, SettingsService } from './settings.js';
 import { CoreError } from './errors.js';
@@ -120,6 +121,8 @@ export interface SessionServiceDeps {
   /** The configured defaults (the settings in force may differ: see SettingsService). */
   policy: SessionPolicy;
   bruteForce: BruteForcePolicy;
+  /** Where session checks are counted for the hashing admission; default the process's {@link sessionChecks}. */
+  checkMeter?: ActivityMeter;
 }
 
 /** What a session whose password must change may still do. */
@@ -305,6 +308,7 @@ export class SessionService {
    * as XClarity's `X-NOT-USER-INPUT: checkSession`).
    */
   async authenticate(token: string | undefined, touch: boolean): Promise<SessionRecord | null> {
+    (this.d.checkMeter ?? sessionChecks).note();
     if (token === undefined || !isTokenShaped(token)) return null;
     const hash = hashToken(token);
     const s = await this.d.sessions.findSessionByTokenHash(hash);

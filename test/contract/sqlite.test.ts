@@ -248,3 +248,92 @@ describe('SqliteStore hot sessions', () => {
     }
   });
 });
+
+describe('SqliteStore group commit (the writes of concurrent logins share one COMMIT)', () => {
+  const dir = tempDir('portcullis-group-');
+  const path = join(dir.path, 'store.db');
+  const T = Date.UTC(2026, 0, 1);
+  let store: SqliteStore;
+  let reader: Database.Database;
+  before(() => {
+    store = new SqliteStore({ path, touchFlushMs: 0 });
+    reader = new Database(path, { readonly: true });
+  });
+  after(() => {
+    reader.close();
+    store.close();
+    dir.remove();
+  });
+
+  function session(id: string, hashByte: number, username = 'grouped') {
+    return {
+      id,
+      tokenHash: Buffer.alloc(32, hashByte),
+      csrf: 'c',
+      username,
+      roles: [],
+      organizations: [],
+      enterprise: 'E',
+      mustChangePassword: false,
+      createdAt: T,
+      lastAccessedAt: T,
+      idleTimeoutMs: 0,
+      expiresAt: T + 3_600_000,
+      clientAddress: '127.0.0.1',
+      authSource: 'local',
+      authServer: '127.0.0.1',
+      dialect: 'hcx',
+    };
+  }
+  const audit = (n: number) => ({ at: T + n, kind: 'login.success', username: 'grouped', clientAddress: '127.0.0.1', dialect: 'hcx', requestId: `r${n}`, detail: { n } });
+
+  it('commits session inserts and audit rows asked for in the same turn once, and each is in the file when its promise settles', async () => {
+    const before = store.groupCommits;
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < 4; i++) {
+      writes.push(store.createSessionWithinLimit(session(`g${i}`, 10 + i), 10, T));
+      writes.push(store.appendAudit(audit(i)));
+    }
+    writes.push(store.createSession(session('g-unlimited', 20)));
+    const results = await Promise.all(writes);
+    assert.equal(store.groupCommits - before, 1, 'one COMMIT for nine writes');
+    assert.deepEqual(results.filter((r) => typeof r === 'boolean'), [true, true, true, true]);
+    // Another connection sees all of it: it was committed before the promises settled.
+    assert.equal(reader.prepare("SELECT count(*) FROM sessions WHERE username = 'grouped'").pluck().get(), 5);
+    assert.equal(reader.prepare("SELECT count(*) FROM audit WHERE username = 'grouped'").pluck().get(), 4);
+  });
+
+  it('checks the session limit write by write inside the shared transaction (the second of two racing logins is refused)', async () => {
+    const [a, b] = await Promise.all([
+      store.createSessionWithinLimit(session('race-1', 40, 'racer'), 1, T),
+      store.createSessionWithinLimit(session('race-2', 41, 'racer'), 1, T),
+    ]);
+    assert.deepEqual([a, b], [true, false]);
+    assert.equal(reader.prepare("SELECT count(*) FROM sessions WHERE username = 'racer'").pluck().get(), 1);
+  });
+
+  it('fails only the write that breaks a constraint; the others in its group are committed', async () => {
+    const dup = session('g0', 50); // the id of a session that exists
+    const [ok1, bad, ok2] = await Promise.allSettled([store.appendAudit(audit(100)), store.createSession(dup), store.createSession(session('g-after', 51))]);
+    assert.equal(ok1.status, 'fulfilled');
+    assert.equal(bad.status, 'rejected');
+    assert.equal(ok2.status, 'fulfilled');
+    assert.equal(reader.prepare("SELECT count(*) FROM audit WHERE request_id = 'r100'").pluck().get(), 1);
+    assert.equal(reader.prepare("SELECT count(*) FROM sessions WHERE id = 'g-after'").pluck().get(), 1);
+    assert.equal(await store.findSessionByTokenHash(Buffer.alloc(32, 50)), null, 'a failed insert is not served from memory either');
+  });
+
+  it('commits writes still waiting for their turn when the store is closed', async () => {
+    const p2 = join(dir.path, 'closing.db');
+    const s2 = new SqliteStore({ path: p2, touchFlushMs: 0 });
+    const pending = s2.appendAudit(audit(7));
+    s2.close();
+    await pending;
+    const r = new Database(p2, { readonly: true });
+    try {
+      assert.equal(r.prepare('SELECT count(*) FROM audit').pluck().get(), 1);
+    } finally {
+      r.close();
+    }
+  });
+});

@@ -1,5 +1,8 @@
+import { availableParallelism } from 'node:os';
 import { Algorithm, hash, verify } from '@node-rs/argon2';
+import { AdmissionController, type AdmissionOptions } from '../../core/admission.js';
 import type { PasswordHasher } from '../../ports/hasher.js';
+import { sharedVerifyPool, type VerifyPool } from './verify-pool.js';
 
 export interface Argon2Params {
   /** Memory in KiB. OWASP: 19456 (19 MiB). */
@@ -14,14 +17,48 @@ export const OWASP_ARGON2ID: Argon2Params = { memoryKiB: 19456, iterations: 2, p
 
 const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
 
+/** libuv's thread pool, where @node-rs/argon2's asynchronous calls run. */
+export function threadPoolSize(): number {
+  const n = Number(process.env.UV_THREADPOOL_SIZE);
+  return Number.isInteger(n) && n > 0 ? n : 4;
+}
+
+export interface VerifyOptions {
+  /**
+   * Threads that verify passwords; default the number of cores (at least 2). 0 =
+   * @node-rs/argon2's own calls on libuv's thread pool, at the process's priority.
+   */
+  threads: number;
+  /** Niceness of those threads (Linux; 0..19), so the event loop runs before them; default 10. */
+  nice: number;
+  /** The admission controller, or its options; default its defaults with `maxLimit` = the threads. */
+  admission: AdmissionController | Partial<AdmissionOptions>;
+}
+
 /**
- * argon2id through @node-rs/argon2 (Rust, runs on the libuv thread pool, so the
- * event loop never waits on a hash).
+ * argon2id through @node-rs/argon2 (Rust, off the event loop).
+ *
+ * Verifications — the work a login storm multiplies — run on a few threads of
+ * their own at a lower CPU priority (nice 10), behind an {@link AdmissionController}:
+ * at most as many at once as the event loop's delay allows while session checks
+ * are being served (all threads when they are not), a short bounded queue, and
+ * beyond it CoreError('busy') without checking anything. Hashing a new password
+ * is rare, not limited, and runs on libuv's pool.
  */
 export class Argon2idHasher implements PasswordHasher {
   private readonly options;
+  readonly admission: AdmissionController;
+  private readonly pool: VerifyPool | undefined;
 
-  constructor(readonly params: Argon2Params = OWASP_ARGON2ID) {
+  constructor(
+    readonly params: Argon2Params = OWASP_ARGON2ID,
+    opts: Partial<VerifyOptions> = {},
+  ) {
+    const threads = opts.threads ?? Math.max(2, availableParallelism());
+    if (!(Number.isInteger(threads) && threads >= 0)) throw new RangeError('argon2: threads must be a whole number >= 0');
+    this.pool = threads > 0 ? sharedVerifyPool(threads, Math.min(19, Math.max(0, Math.round(opts.nice ?? 10)))) : undefined;
+    const admission = opts.admission ?? {};
+    this.admission = admission instanceof AdmissionController ? admission : new AdmissionController({ maxLimit: threads || threadPoolSize(), ...admission });
     this.options = {
       algorithm: Algorithm.Argon2id,
       memoryCost: params.memoryKiB,
@@ -34,13 +71,18 @@ export class Argon2idHasher implements PasswordHasher {
     return hash(password, this.options);
   }
 
-  async verify(stored: string, password: string): Promise<boolean> {
-    try {
-      return await verify(stored, password);
-    } catch {
-      // A corrupt or foreign hash string: it cannot match anything.
-      return false;
-    }
+  /** Rejects with CoreError('busy') when the admission limit refuses it (nothing was checked). */
+  verify(stored: string, password: string): Promise<boolean> {
+    const pool = this.pool;
+    if (pool) return this.admission.run(() => pool.verify(stored, password));
+    return this.admission.run(async () => {
+      try {
+        return await verify(stored, password);
+      } catch {
+        // A corrupt or foreign hash string: it cannot match anything.
+        return false;
+      }
+    });
   }
 
   needsRehash(stored: string): boolean {

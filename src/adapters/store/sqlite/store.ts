@@ -79,6 +79,10 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
   private readonly hotMax: number;
   private readonly checkEveryLookup: boolean;
   private dataVersion: number;
+  /** Writes waiting for the next group commit (see `grouped`). */
+  private batch: { op: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+  private batchScheduled = false;
+  private commitCount = 0;
 
   constructor(opts: SqliteStoreOptions) {
     if (opts.path !== ':memory:') {
@@ -226,7 +230,7 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
   // ---- sessions ----
 
   async createSession(s: SessionRecord): Promise<void> {
-    this.insertSessionRow(s);
+    await this.grouped(() => this.insertSessionRow(s));
     this.remember(s.tokenHash.toString('latin1'), { ...s });
   }
 
@@ -305,17 +309,15 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
       await this.createSession(s);
       return true;
     }
-    // IMMEDIATE: the count and the insert see and leave one state, also against other processes.
-    const created = this.db
-      .transaction(() => {
-        const live = (this.q.listUserSessions.all(s.username) as Row[])
-          .map((r) => this.toSession(r))
-          .filter((x) => !(now >= x.expiresAt || (x.idleTimeoutMs > 0 && now >= x.lastAccessedAt + x.idleTimeoutMs)));
-        if (live.length >= limit) return false;
-        this.insertSessionRow(s);
-        return true;
-      })
-      .immediate();
+    // One IMMEDIATE transaction (the group commit's): the count and the insert see and leave one state, also against other processes.
+    const created = await this.grouped(() => {
+      const live = (this.q.listUserSessions.all(s.username) as Row[])
+        .map((r) => this.toSession(r))
+        .filter((x) => !(now >= x.expiresAt || (x.idleTimeoutMs > 0 && now >= x.lastAccessedAt + x.idleTimeoutMs)));
+      if (live.length >= limit) return false;
+      this.insertSessionRow(s);
+      return true;
+    });
     if (created) this.remember(s.tokenHash.toString('latin1'), { ...s });
     return created;
   }
@@ -404,7 +406,7 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
   // ---- audit ----
 
   async appendAudit(e: AuditEvent): Promise<void> {
-    this.q.appendAudit.run({
+    await this.grouped(() => this.q.appendAudit.run({
       at: e.at,
       kind: e.kind,
       username: e.username,
@@ -412,7 +414,7 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
       dialect: e.dialect,
       request_id: e.requestId,
       detail: JSON.stringify(e.detail),
-    });
+    }));
   }
 
   async queryAudit(f: AuditFilter = {}): Promise<AuditRecord[]> {
@@ -480,6 +482,65 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
     }
   }
 
+  /** Group commits made so far (a transaction holding one or more new sessions and audit rows). */
+  get groupCommits(): number {
+    return this.commitCount;
+  }
+
+  /**
+   * Group commit for the writes every login makes (the session insert with its limit
+   * check, the audit row): writes that arrive in the same turn of the event loop
+   * share one IMMEDIATE transaction, so one fsync instead of one each, and each
+   * caller's promise settles only after that COMMIT (synchronous=FULL): a write
+   * reported done survives a crash as before. Each write runs in its own savepoint,
+   * so one that fails (a constraint) fails alone; a failed COMMIT fails them all.
+   * Its effect happens between the call and the settling of its promise.
+   */
+  private grouped<T>(op: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.batch.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.batchScheduled) {
+        this.batchScheduled = true;
+        setImmediate(() => this.commitBatch());
+      }
+    });
+  }
+
+  private commitBatch(): void {
+    this.batchScheduled = false;
+    const batch = this.batch;
+    this.batch = [];
+    if (batch.length === 0) return;
+    if (!this.db.open) {
+      for (const w of batch) w.reject(new Error('the store is closed'));
+      return;
+    }
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      this.db
+        .transaction(() => {
+          for (const w of batch) {
+            try {
+              // A nested transaction function is a savepoint: a failing write is undone alone.
+              outcomes.push({ ok: true, value: this.db.transaction(w.op)() });
+            } catch (error) {
+              outcomes.push({ ok: false, error });
+            }
+          }
+        })
+        .immediate();
+      this.commitCount++;
+    } catch (e) {
+      for (const w of batch) w.reject(e);
+      return;
+    }
+    batch.forEach((w, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) w.resolve(o.value);
+      else w.reject(o.error);
+    });
+  }
+
   /** Writes pending touches in one transaction. Called by the timer, before sweeps and at close. */
   flushTouches(): void {
     if (this.pendingTouches.size === 0) return;
@@ -506,6 +567,8 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
     this.hot.clear();
     this.hotKeyOfId.clear();
     if (this.db.open) {
+      // Writes already asked for are committed, not dropped.
+      this.commitBatch();
       this.flushTouches();
       this.db.close();
     }
