@@ -302,6 +302,15 @@ export const configSchema = z
         memoryKiB: z.number().int().min(8192).max(4194304).default(19456),
         iterations: z.number().int().min(1).max(100).default(2),
         parallelism: z.number().int().min(1).max(16).default(1),
+        /** Threads that verify passwords at login (default: one per core, at least 2); 0 = libuv's pool. */
+        verifyThreads: z.number().int().min(0).max(64).optional(),
+        /** CPU niceness of those threads (0–19): session checks run before password hashing. */
+        nice: z.number().int().min(0).max(19).default(10),
+        /** Logins waiting for a hashing thread; beyond it, or past maxWaitMs, a login gets 503 + Retry-After at once. */
+        maxQueue: z.number().int().min(0).max(10000).default(32),
+        maxWaitMs: z.number().int().min(10).max(60000).default(500),
+        /** Event-loop delay (ms) above which fewer hashes run at once while session checks are being served. */
+        targetDelayMs: z.number().min(1).max(1000).default(4),
       })
       .strict()
       .prefault({}),

@@ -46,7 +46,15 @@ export async function openPortcullis(
     ...(opts.migrate !== undefined ? { migrate: opts.migrate } : {}),
   });
   const { durable, hot } = stores;
-  const hasher = new Argon2idHasher(config.argon2);
+  const a = config.argon2;
+  const hasher = new Argon2idHasher(
+    { memoryKiB: a.memoryKiB, iterations: a.iterations, parallelism: a.parallelism },
+    {
+      ...(a.verifyThreads !== undefined ? { threads: a.verifyThreads } : {}),
+      nice: a.nice,
+      admission: { maxQueue: a.maxQueue, maxWaitMs: a.maxWaitMs, targetDelayMs: a.targetDelayMs },
+    },
+  );
   const local = new LocalAccountsProvider(durable, hasher, () => clock.now());
 
   // Every provider a dialect names exists; those not set up answer "not configured".
@@ -80,6 +88,7 @@ export async function openPortcullis(
       trustedSourceMs: config.bruteForce.trustedSourceDays * 86_400_000,
     },
     identities,
+    admission: hasher.admission,
     clock,
     random,
     logger,

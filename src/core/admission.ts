@@ -206,6 +206,19 @@ export class AdmissionController {
   }
 
   /**
+   * Refuses at once (throws CoreError('busy'), counted as a refusal) when a task
+   * arriving now would be refused by {@link run}: lets a caller turn a login away
+   * before it spends any store reads on it.
+   */
+  precheck(): void {
+    if (this.inFlight < this.current && this.queue.length === 0) return;
+    if (this.queue.length >= this.o.maxQueue || this.expectedWaitMs(this.queue.length + 1) > this.o.maxWaitMs) {
+      this.refused++;
+      throw new CoreError('busy');
+    }
+  }
+
+  /**
    * Runs `task` now, after a short wait, or not at all (rejects with
    * CoreError('busy') without calling it).
    */

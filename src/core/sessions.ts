@@ -2,7 +2,7 @@ import type { Clock } from '../ports/clock.js';
 import { IdentitySourceError, type IdentityProvider, type Principal } from '../ports/identity.js';
 import type { Random } from '../ports/random.js';
 import type { AccountStore, LoginGuardStore, PasswordHistoryStore, SessionLimitStore, SessionRecord, SessionStore } from '../ports/store.js';
-import { sessionChecks, type ActivityMeter } from './admission.js';
+import { sessionChecks, type ActivityMeter, type AdmissionController } from './admission.js';
 import type { AuditService } from './audit.js';
 import type { AccountSettings, SettingsService } from './settings.js';
 import { CoreError } from './errors.js';
@@ -123,6 +123,8 @@ export interface SessionServiceDeps {
   bruteForce: BruteForcePolicy;
   /** Where session checks are counted for the hashing admission; default the process's {@link sessionChecks}. */
   checkMeter?: ActivityMeter;
+  /** The password hashing's admission: a login it would refuse is turned away before any store read. */
+  admission?: Pick<AdmissionController, 'precheck'>;
 }
 
 /** What a session whose password must change may still do. */
@@ -159,6 +161,8 @@ export class SessionService {
     if (uProblem) throw new CoreError('invalid_input', `username ${uProblem}`);
     const pProblem = passwordProblem(cmd.password);
     if (pProblem) throw new CoreError('invalid_input', `password ${pProblem}`);
+    // Hashing saturated: refuse now, before the settings, guard and account reads a refused login would waste.
+    if (this.d.admission && provider.name.split(',').includes('local')) this.d.admission.precheck();
     const username = normalizeUsername(cmd.username);
     const policy = settings ?? (await this.d.settings.get());
     const bf = this.d.bruteForce;

@@ -275,3 +275,22 @@ describe('ActivityMeter', () => {
     assert.equal(m.take(), 0);
   });
 });
+
+describe('admission precheck (a login turned away before any store read)', () => {
+  it('passes while a slot is free or the queue has room, and throws busy exactly when run() would refuse', async () => {
+    const { a } = setup({ maxLimit: 1, maxQueue: 1 });
+    a.precheck(); // a free slot
+    const first = deferred();
+    const running = a.run(() => first.promise);
+    a.precheck(); // the slot is taken, the queue has room
+    const second = deferred();
+    const queued = a.run(() => second.promise);
+    assert.throws(() => a.precheck(), (e: unknown) => e instanceof CoreError && e.code === 'busy');
+    await assert.rejects(a.run(async () => 'never'), (e: unknown) => e instanceof CoreError && e.code === 'busy');
+    assert.equal(a.stats().refused, 2, 'a precheck refusal counts like a run() refusal');
+    first.resolve('a');
+    second.resolve('b');
+    assert.deepEqual(await Promise.all([running, queued]), ['a', 'b']);
+    a.precheck();
+  });
+});
