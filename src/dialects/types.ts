@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import type { SessionService } from '../core/sessions.js';
@@ -19,6 +20,20 @@ export interface DialectDeps {
   isAdministrator(roles: readonly string[]): boolean;
 }
 
+/**
+ * A route answered before Fastify, for the hottest call of a dialect (the session
+ * check). `answer` returns the 200 body, or undefined to hand the request to the
+ * Fastify route unchanged (every failure, every unusual request): the fast path
+ * only ever produces the success the full route would produce.
+ */
+export interface FastRoute {
+  method: 'GET';
+  path: string;
+  answer(req: IncomingMessage, requestId: string): Promise<object | undefined>;
+}
+
 export interface Dialect extends DialectRenderer {
   register(app: FastifyInstance, deps: DialectDeps): void;
+  /** Routes served on the fast path, if any. */
+  fastRoutes?: FastRoute[];
 }

@@ -53,7 +53,7 @@ export function header(req: FastifyRequest, name: string): string | undefined {
 }
 
 /** `X-NOT-USER-INPUT: checkSession` marks automated polling that must not renew the idle timer. */
-export function isUserActivity(req: FastifyRequest): boolean {
+export function isUserActivity(req: Pick<FastifyRequest, 'headers'>): boolean {
   const v = req.headers['x-not-user-input'];
   return !(typeof v === 'string' && v.trim().toLowerCase() === 'checksession');
 }

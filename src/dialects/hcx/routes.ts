@@ -107,6 +107,25 @@ export function hcxDialect(deps: DialectDeps): Dialect {
 
   return {
     ...renderer,
+    fastRoutes: [
+      {
+        // The session check every HCX client polls: the same 200 as the route below, without Fastify's request cycle.
+        method: 'GET',
+        path: '/api/admin/v1/sessions',
+        async answer(req, requestId) {
+          const token = req.headers[TOKEN_HEADER];
+          if (typeof token !== 'string') return undefined;
+          const session = await sessions.authenticate(token, isUserActivity(req));
+          if (!session) return undefined;
+          try {
+            sessions.authorize(session, cfg.allowedRoles, 'use');
+          } catch {
+            return undefined; // the route renders the refusal
+          }
+          return userBody(session, requestId);
+        },
+      },
+    ],
     register(app: FastifyInstance) {
       const route = { config: { dialect: 'hcx' } };
 
