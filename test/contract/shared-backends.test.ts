@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { PostgresStore } from '../../src/adapters/store/postgres/store.js';
 import { RedisStore } from '../../src/adapters/store/redis/store.js';
 import { havePostgres, haveRedis, startPostgres, startRedis, type TestPostgres, type TestRedis } from '../servers.js';
-import { runStoreContract } from './store.contract.js';
+import { runStoreContract, type StoreUnderTest } from './store.contract.js';
 
 /*
  * The same contract suite as SQLite, unchanged, against real servers: PostgreSQL
@@ -24,6 +24,32 @@ after(async () => {
   await pgServer?.destroy();
   await redisServer?.destroy();
 });
+
+/** PostgreSQL for accounts, settings, audit and history; Redis for sessions and failure counters: the `sessions: redis` layout. */
+async function pgPlusRedis(pgUrl: string, redisUrl: string): Promise<StoreUnderTest> {
+  const openPg = () => PostgresStore.open({ url: pgUrl, touchFlushMs: 0 });
+  const openRedis = () => RedisStore.open({ url: redisUrl, touchFlushMs: 0 });
+  let sql = await openPg();
+  let hot = await openRedis();
+  return {
+    accounts: sql,
+    sessions: hot,
+    limits: hot,
+    guard: hot,
+    history: sql,
+    settings: sql,
+    audit: sql,
+    flush: () => hot.flushTouches(),
+    reopen: async () => {
+      await Promise.all([sql.close(), hot.close()]);
+      [sql, hot] = await Promise.all([openPg(), openRedis()]);
+      return { accounts: sql, sessions: hot };
+    },
+    close: async () => {
+      await Promise.all([sql.close(), hot.close()]);
+    },
+  };
+}
 
 if (pgMissing) {
   describe('store contract: PostgresStore', () => it('needs PostgreSQL', (t) => t.skip(pgMissing)));
@@ -54,32 +80,7 @@ if (pgMissing) {
 if (pgMissing || redisMissing) {
   describe('store contract: PostgresStore + RedisStore', () => it('needs PostgreSQL and Redis', (t) => t.skip(pgMissing ?? redisMissing)));
 } else {
-  runStoreContract('PostgresStore + RedisStore', async () => {
-    const pgUrl = await pgServer!.newDatabase();
-    const redisUrl = await redisServer!.newDatabase();
-    const openPg = () => PostgresStore.open({ url: pgUrl, touchFlushMs: 0 });
-    const openRedis = () => RedisStore.open({ url: redisUrl, touchFlushMs: 0 });
-    let sql = await openPg();
-    let hot = await openRedis();
-    return {
-      accounts: sql,
-      sessions: hot,
-      limits: hot,
-      guard: hot,
-      history: sql,
-      settings: sql,
-      audit: sql,
-      flush: () => hot.flushTouches(),
-      reopen: async () => {
-        await Promise.all([sql.close(), hot.close()]);
-        [sql, hot] = await Promise.all([openPg(), openRedis()]);
-        return { accounts: sql, sessions: hot };
-      },
-      close: async () => {
-        await Promise.all([sql.close(), hot.close()]);
-      },
-    };
-  });
+  runStoreContract('PostgresStore + RedisStore', async () => pgPlusRedis(await pgServer!.newDatabase(), await redisServer!.newDatabase()));
 }
 
 // The same contract through the other ways of reaching Redis that the configuration accepts.
@@ -94,28 +95,9 @@ for (const mode of ['cluster', 'sentinel'] as const) {
       await server?.destroy();
     });
     runStoreContract(`PostgresStore + RedisStore through redis-${mode}://`, async () => {
-      const sql = await PostgresStore.open({ url: await pgServer!.newDatabase(), touchFlushMs: 0 });
       const url = await server!.newDatabase();
       assert.match(url, new RegExp(`^redis-${mode}://`));
-      let hot = await RedisStore.open({ url, touchFlushMs: 0 });
-      return {
-        accounts: sql,
-        sessions: hot,
-        limits: hot,
-        guard: hot,
-        history: sql,
-        settings: sql,
-        audit: sql,
-        flush: () => hot.flushTouches(),
-        reopen: async () => {
-          await hot.close();
-          hot = await RedisStore.open({ url, touchFlushMs: 0 });
-          return { accounts: sql, sessions: hot };
-        },
-        close: async () => {
-          await Promise.all([sql.close(), hot.close()]);
-        },
-      };
+      return pgPlusRedis(await pgServer!.newDatabase(), url);
     });
   });
 }
