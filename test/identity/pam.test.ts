@@ -197,12 +197,16 @@ describe('PAM never stalls the service', () => {
       assert.ok(results.every((r) => r.statusCode === 401));
       checks.sort((a, b) => a - b);
       const p99 = checks[Math.floor(checks.length * 0.99)]!;
+      const loopP99Ms = loop.percentile(99) / 1e6;
       const maxLoopMs = loop.max / 1e6;
       // 100 failures through 2 workers take a second or more; checks answer in well under 50 ms meanwhile.
       assert.ok(floodMs > 500, `flood took ${floodMs.toFixed(0)} ms`);
       assert.ok(checks.length > 100, `${checks.length} checks during the flood`);
       assert.ok(p99 < 50, `session check p99 ${p99.toFixed(1)} ms during the flood`);
-      assert.ok(maxLoopMs < 100, `event loop delay max ${maxLoopMs.toFixed(1)} ms`);
+      // PAM on the event loop would hold it for each check's 40 ms or more: the loop's p99 would show it. The max
+      // only has to rule out a whole check on the loop; one scheduling hiccup on a busy machine must not fail the test.
+      assert.ok(loopP99Ms < 50, `event loop delay p99 ${loopP99Ms.toFixed(1)} ms`);
+      assert.ok(maxLoopMs < 500, `event loop delay max ${maxLoopMs.toFixed(1)} ms`);
       assert.ok(h.p.identity.pam !== undefined);
     } finally {
       await h.close();
