@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './helpers.js';
+import { makeCa, type TestCa } from './tls-ca.js';
 
 /*
  * Private PostgreSQL and Redis servers for the tests and the benchmarks: real
@@ -33,11 +34,15 @@ export interface TestServer {
 }
 
 export interface TestPostgres extends TestServer {
+  /** With `tls: true`: the CA that signed the server's certificate, and one that did not. */
+  ca?: TestCa;
   /** A connection URL to a fresh, empty database (a new one per call). */
   newDatabase(): Promise<string>;
 }
 
 export interface TestRedis extends TestServer {
+  /** With `tls: true`: the CA that signed the server's certificate, and one that did not. */
+  ca?: TestCa;
   /** A connection URL to a fresh logical database (0..15, a new one per call, flushed). */
   newDatabase(): Promise<string>;
 }
@@ -153,7 +158,7 @@ function asPostgres(cmd: string, args: string[]): void {
  * trust authentication on loopback only. fsync stays on: the fault tests kill it
  * and count what survives.
  */
-export async function startPostgres(opts: { fsync?: boolean } = {}): Promise<TestPostgres> {
+export async function startPostgres(opts: { fsync?: boolean; tls?: boolean } = {}): Promise<TestPostgres> {
   const bin = postgresBin();
   if (!bin) throw new Error('PostgreSQL is missing');
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-pg-'));
@@ -164,13 +169,22 @@ export async function startPostgres(opts: { fsync?: boolean } = {}): Promise<Tes
   asPostgres(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C']);
   const port = await freePort();
   let dbSerial = 0;
+  let tlsArgs: string[] = [];
+  let ca: TestCa | undefined;
+  if (opts.tls) {
+    const made = makeCa(dir);
+    // PostgreSQL reads its key as the postgres user and wants it private.
+    for (const f of [made.certFile, made.keyFile]) chownSync(f, uid, gid);
+    ca = { caFile: made.caFile, otherCaFile: made.otherCaFile };
+    tlsArgs = ['-c', 'ssl=on', '-c', `ssl_cert_file=${made.certFile}`, '-c', `ssl_key_file=${made.keyFile}`];
+  }
   const server = processControl(
     'postgres',
     port,
     () =>
       spawn(
         join(bin, 'postgres'),
-        ['-D', data, '-c', 'listen_addresses=127.0.0.1', '-p', String(port), '-k', dir, '-c', `fsync=${opts.fsync === false ? 'off' : 'on'}`, '-c', 'max_connections=200'],
+        ['-D', data, '-c', 'listen_addresses=127.0.0.1', '-p', String(port), '-k', dir, '-c', `fsync=${opts.fsync === false ? 'off' : 'on'}`, '-c', 'max_connections=200', ...tlsArgs],
         { uid, gid, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] },
       ),
     // Listening is not accepting: wait until it answers (recovery after a crash takes a moment).
@@ -180,6 +194,7 @@ export async function startPostgres(opts: { fsync?: boolean } = {}): Promise<Tes
   await server.start();
   return {
     ...server,
+    ...(ca ? { ca } : {}),
     async newDatabase() {
       dbSerial += 1;
       const name = `t${process.pid}_${dbSerial}`;
@@ -193,7 +208,8 @@ export async function startPostgres(opts: { fsync?: boolean } = {}): Promise<Tes
   };
 }
 
-const redisCli = (port: number, ...args: string[]) => spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 5000 });
+const redisCli = (port: number, tlsCa: string | undefined, ...args: string[]) =>
+  spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...(tlsCa ? ['--tls', '--cacert', tlsCa] : []), ...args], { encoding: 'utf8', timeout: 5000 });
 
 /**
  * A private Redis on 127.0.0.1 under a temp dir, with the append-only file fsynced
@@ -205,10 +221,16 @@ const redisCli = (port: number, ...args: string[]) => spawnSync('redis-cli', ['-
  * `mode: 'sentinel'` adds a Sentinel watching it as master "mymaster", and the
  * URLs handed out go through the Sentinel.
  */
-export async function startRedis(opts: { mode?: 'standalone' | 'cluster' | 'sentinel' } = {}): Promise<TestRedis> {
+export async function startRedis(opts: { mode?: 'standalone' | 'cluster' | 'sentinel'; tls?: boolean } = {}): Promise<TestRedis> {
   const mode = opts.mode ?? 'standalone';
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-redis-'));
   const port = await freePort();
+  const made = opts.tls ? makeCa(dir) : undefined;
+  const ca = made ? { caFile: made.caFile, otherCaFile: made.otherCaFile } : undefined;
+  const portArgs = made
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', made.certFile, '--tls-key-file', made.keyFile, '--tls-ca-cert-file', made.caFile, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
+  const cli = (...args: string[]) => redisCli(port, ca?.caFile, ...args);
   let db = 0;
   const clusterArgs = mode === 'cluster' ? ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-announce-ip', '127.0.0.1'] : [];
   const server = processControl(
@@ -217,17 +239,17 @@ export async function startRedis(opts: { mode?: 'standalone' | 'cluster' | 'sent
     () =>
       spawn(
         'redis-server',
-        ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--daemonize', 'no', '--protected-mode', 'yes', '--databases', '64', ...clusterArgs],
+        ['--bind', '127.0.0.1', ...portArgs, '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--daemonize', 'no', '--protected-mode', 'yes', '--databases', '64', ...clusterArgs],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       ),
     // Listening is not serving: wait until PING answers (loading the append-only file takes a moment).
-    () => pollUntil('redis did not answer PING', () => redisCli(port, 'PING').stdout?.trim() === 'PONG'),
+    () => pollUntil('redis did not answer PING', () => cli('PING').stdout?.trim() === 'PONG'),
     () => rmSync(dir, { recursive: true, force: true }),
   );
   await server.start();
   if (mode === 'cluster') {
-    redisCli(port, 'CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
-    await pollUntil('the one-node cluster did not reach cluster_state:ok', () => /cluster_state:ok/.test(redisCli(port, 'CLUSTER', 'INFO').stdout ?? ''));
+    cli('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+    await pollUntil('the one-node cluster did not reach cluster_state:ok', () => /cluster_state:ok/.test(cli('CLUSTER', 'INFO').stdout ?? ''));
   }
   let sentinel: TestServer | undefined;
   if (mode === 'sentinel') {
@@ -238,13 +260,14 @@ export async function startRedis(opts: { mode?: 'standalone' | 'cluster' | 'sent
       'redis sentinel',
       sentinelPort,
       () => spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] }),
-      () => pollUntil('the sentinel did not learn its master', () => (redisCli(sentinelPort, 'SENTINEL', 'get-master-addr-by-name', 'mymaster').stdout ?? '').includes(String(port))),
+      () => pollUntil('the sentinel did not learn its master', () => (redisCli(sentinelPort, undefined, 'SENTINEL', 'get-master-addr-by-name', 'mymaster').stdout ?? '').includes(String(port))),
       () => {},
     );
     await sentinel.start();
   }
   return {
     ...server,
+    ...(ca ? { ca } : {}),
     async destroy() {
       await sentinel?.destroy();
       await server.destroy();
@@ -252,12 +275,13 @@ export async function startRedis(opts: { mode?: 'standalone' | 'cluster' | 'sent
     async newDatabase() {
       if (mode === 'cluster') {
         // A cluster has database 0 only: empty it for each new store.
-        redisCli(port, 'FLUSHALL');
+        cli('FLUSHALL');
         return `redis-cluster://127.0.0.1:${port}`;
       }
       db = (db + 1) % 64;
-      redisCli(port, '-n', String(db), 'FLUSHDB');
-      return sentinel ? `redis-sentinel://127.0.0.1:${sentinel.port}/mymaster/${db}` : `redis://127.0.0.1:${port}/${db}`;
+      cli('-n', String(db), 'FLUSHDB');
+      if (sentinel) return `redis-sentinel://127.0.0.1:${sentinel.port}/mymaster/${db}`;
+      return `${ca ? 'rediss' : 'redis'}://127.0.0.1:${port}/${db}`;
     },
   };
 }

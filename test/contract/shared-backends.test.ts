@@ -137,3 +137,42 @@ describe('shared backends: schema and durability facts', { skip: pgMissing ?? re
     }
   });
 });
+
+describe('TLS to PostgreSQL and Redis', { skip: pgMissing ?? redisMissing }, () => {
+  let pgTls: TestPostgres | undefined;
+  let redisTls: TestRedis | undefined;
+  before(async () => {
+    [pgTls, redisTls] = await Promise.all([startPostgres({ tls: true }), startRedis({ tls: true })]);
+  });
+  after(async () => {
+    await Promise.all([pgTls?.destroy(), redisTls?.destroy()]);
+  });
+
+  it('connects to PostgreSQL over TLS, verifying its certificate with the configured CA', async () => {
+    const store = await PostgresStore.open({ url: await pgTls!.newDatabase(), tls: { caFile: pgTls!.ca!.caFile }, touchFlushMs: 0 });
+    try {
+      const r = await store.pool.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+      assert.equal(r.rows[0].ssl, true, 'the connection is encrypted');
+      assert.equal(await store.countAccounts(), 0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses a PostgreSQL server whose certificate another CA signed', async () => {
+    await assert.rejects(PostgresStore.open({ url: await pgTls!.newDatabase(), tls: { caFile: pgTls!.ca!.otherCaFile } }), /certificate/i);
+  });
+
+  it('connects to Redis over TLS (rediss://), verifying its certificate, and refuses another CA', async () => {
+    const url = await redisTls!.newDatabase();
+    assert.match(url, /^rediss:\/\//);
+    const store = await RedisStore.open({ url, tls: { caFile: redisTls!.ca!.caFile }, touchFlushMs: 0 });
+    try {
+      await store.ping();
+      assert.equal(await store.deleteSessionsOfUser('nobody'), 0);
+    } finally {
+      await store.close();
+    }
+    await assert.rejects(RedisStore.open({ url, tls: { caFile: redisTls!.ca!.otherCaFile }, connectTimeoutMs: 1000 }), /unavailable.*(certificate|self-signed)/i, 'the reason is in the message');
+  });
+});

@@ -6,6 +6,9 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Attribute, Change, Client } from 'ldapts';
 import { freePort, tempDir } from '../helpers.js';
+import { makeCa, type TestCa } from '../tls-ca.js';
+
+export type { TestCa };
 
 /*
  * A private OpenLDAP slapd for the identity tests, as TEST-SERVERS.md describes:
@@ -41,23 +44,6 @@ function run(cmd: string, args: string[], cwd?: string): void {
 export function ssha(password: string): string {
   const salt = randomBytes(8);
   return '{SSHA}' + Buffer.concat([createHash('sha1').update(password).update(salt).digest(), salt]).toString('base64');
-}
-
-export interface TestCa {
-  caFile: string;
-  /** A CA that did not sign the server's certificate. */
-  otherCaFile: string;
-}
-
-/** A CA and a server certificate for localhost / 127.0.0.1, made with the openssl CLI. */
-function makeCa(dir: string): TestCa & { certFile: string; keyFile: string } {
-  const p = (f: string) => join(dir, f);
-  run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '2', '-subj', '/CN=Portcullis Test CA']);
-  run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('other-ca.key'), '-out', p('other-ca.pem'), '-days', '2', '-subj', '/CN=Some Other CA']);
-  run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', '/CN=localhost']);
-  writeFileSync(p('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  run('openssl', ['x509', '-req', '-in', p('server.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('server.pem'), '-days', '2', '-extfile', p('ext.cnf')]);
-  return { caFile: p('ca.pem'), otherCaFile: p('other-ca.pem'), certFile: p('server.pem'), keyFile: p('server.key') };
 }
 
 function configLdif(dir: string, tls: { caFile: string; certFile: string; keyFile: string }): string {

@@ -90,13 +90,18 @@ export class RedisStore implements SessionStore, SessionLimitStore, LoginGuardSt
   private readonly pendingTouches: PendingTouches;
   private readonly cache: HotSessionCache;
   private closed = false;
+  /** The connection's latest error, to say why a start failed (a certificate, a refused connection). */
+  private lastError: string | undefined;
 
   private constructor(opts: RedisStoreOptions) {
     this.prefix = opts.prefix ?? '{portcullis}:';
     this.grace = opts.graceMs ?? 60_000;
     this.client = connect(opts);
     for (const [name, lua] of Object.entries(SCRIPTS)) this.client.defineCommand(name, { numberOfKeys: 0, lua });
-    this.client.on('error', (e: Error) => opts.onEvent?.('error', e.message));
+    this.client.on('error', (e: Error) => {
+      this.lastError = e.message;
+      opts.onEvent?.('error', e.message);
+    });
     this.client.on('ready', () => opts.onEvent?.('ready'));
     this.client.on('end', () => opts.onEvent?.('end'));
     this.cache = new HotSessionCache(opts.cacheMs ?? 500, opts.hotSessions ?? 50_000);
@@ -107,7 +112,7 @@ export class RedisStore implements SessionStore, SessionLimitStore, LoginGuardSt
   static async open(opts: RedisStoreOptions): Promise<RedisStore> {
     const store = new RedisStore(opts);
     try {
-      await guarded('Redis', () => waitReady(store.client, (opts.connectTimeoutMs ?? 2000) + 1000));
+      await guarded('Redis', () => waitReady(store.client, (opts.connectTimeoutMs ?? 2000) + 1000, () => store.lastError));
       return store;
     } catch (e) {
       await store.close();
@@ -364,12 +369,13 @@ function tlsOptions(t: RedisStoreOptions['tls']): { ca?: string; rejectUnauthori
   return { rejectUnauthorized: t.rejectUnauthorized ?? true, ...(t.caFile ? { ca: readFileSync(t.caFile, 'utf8') } : {}) };
 }
 
-async function waitReady(client: Redis | Cluster, timeoutMs: number): Promise<void> {
+async function waitReady(client: Redis | Cluster, timeoutMs: number, lastError: () => string | undefined): Promise<void> {
   if (client.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => {
       cleanup();
-      const e = new Error(`connection is closed: no answer within ${timeoutMs} ms`);
+      const why = lastError();
+      const e = new Error(`connection is closed: not ready within ${timeoutMs} ms${why ? ` (last error: ${why})` : ''}`);
       (e as { code?: string }).code = 'ETIMEDOUT';
       reject(e);
     }, timeoutMs);
