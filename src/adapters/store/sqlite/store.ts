@@ -31,7 +31,11 @@ export interface SqliteStoreOptions {
   touchFlushMs?: number;
   /** Page cache in MiB; default 64. Random lookups over many sessions need it. */
   cacheMiB?: number;
-  /** Sessions kept in memory for checks; default 50 000 (about 1 KiB each). 0 = none. */
+  /**
+   * Sessions kept in memory for checks; default 50 000 (about 2 KiB each). 0 = none.
+   * A session read from the file is kept only when it is looked up a second time
+   * (see `seen`), so a stream of one-off lookups over many sessions does not fill it.
+   */
   hotSessions?: number;
   /**
    * How often to look whether another process (the CLI, a second service) wrote the
@@ -77,6 +81,14 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
   private readonly hot = new Map<string, SessionRecord>();
   private readonly hotKeyOfId = new Map<string, string>();
   private readonly hotMax: number;
+  /**
+   * Admission filter for the hot sessions: 32 bits of the token hash of recent misses,
+   * in a slot chosen by other bits of it. A miss whose fingerprint is already in its
+   * slot is a second lookup and is kept in memory; a first one only marks its slot.
+   * Random lookups over many sessions (1 M, where 50 000 hot entries hit 5 %) then
+   * cost no insert and eviction each, and do not push out sessions used again and again.
+   */
+  private readonly seen: Uint32Array;
   private readonly checkEveryLookup: boolean;
   private dataVersion: number;
   /** Writes waiting for the next group commit (see `grouped`). */
@@ -159,6 +171,7 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
     };
 
     this.hotMax = opts.hotSessions ?? 50_000;
+    this.seen = new Uint32Array(this.hotMax === 0 ? 0 : seenSlots(this.hotMax));
     this.dataVersion = this.q.dataVersion.get() as number;
     const coherenceMs = opts.coherenceMs ?? 100;
     this.checkEveryLookup = coherenceMs === 0;
@@ -263,7 +276,7 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
     const row = this.q.sessionByHash.get(tokenHash) as Row | undefined;
     if (!row) return null;
     const s = this.toSession(row);
-    this.remember(key, s);
+    if (this.seenBefore(tokenHash)) this.remember(key, s);
     return s;
   }
 
@@ -461,6 +474,17 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
     }
   }
 
+  /** Whether this token hash was looked up recently (its fingerprint is in its slot); marks it if not. */
+  private seenBefore(tokenHash: Buffer): boolean {
+    const n = this.seen.length;
+    if (n === 0 || tokenHash.length < 8) return false;
+    const slot = tokenHash.readUInt32LE(0) & (n - 1);
+    const fp = tokenHash.readUInt32LE(4);
+    if (this.seen[slot] === fp) return true;
+    this.seen[slot] = fp;
+    return false;
+  }
+
   private remember(key: string, s: SessionRecord): void {
     if (this.hotMax === 0) return;
     if (this.hot.size >= this.hotMax) {
@@ -597,6 +621,13 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
       dialect: r.dialect as string,
     };
   }
+}
+
+/** Slots of the admission filter: a power of two, at least 4 096 and at least hotMax (at most 1 Mi slots, 4 MiB). */
+function seenSlots(hotMax: number): number {
+  let n = 4096;
+  while (n < hotMax && n < 1 << 20) n <<= 1;
+  return n;
 }
 
 function toAccount(r: Row): Account {
