@@ -29,7 +29,14 @@ export interface SqliteStoreOptions {
   path: string;
   /** How long touches may wait in memory before they are written; default 1000 ms. */
   touchFlushMs?: number;
-  /** Page cache in MiB; default 64. Random lookups over many sessions need it. */
+  /**
+   * SQLite's page cache in MiB; default 32. It holds the b-trees' inner pages and the
+   * pages checked since the last write of touches (which rewrites them); the rest of
+   * the file is read from the operating system's page cache, which does not count in
+   * the process's resident memory. With 1 M sessions (a 270 MB file), 64 MiB measured
+   * no faster than 32 and cost ~35 MiB more resident memory; 16 made the touch writes
+   * re-read their pages (~5 µs more per distinct session touched).
+   */
   cacheMiB?: number;
   /**
    * Sessions kept in memory for checks; default 50 000 (about 2 KiB each). 0 = none.
@@ -108,7 +115,7 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
-    this.db.pragma(`cache_size = -${Math.round((opts.cacheMiB ?? 64) * 1024)}`);
+    this.db.pragma(`cache_size = -${Math.round((opts.cacheMiB ?? 32) * 1024)}`);
     migrate(this.db);
 
     const db = this.db;
