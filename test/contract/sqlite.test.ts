@@ -236,6 +236,43 @@ describe('SqliteStore hot sessions', () => {
     }
   });
 
+  it('keeps a session read from the file in memory only from its second lookup on', async () => {
+    const service = new SqliteStore({ path, touchFlushMs: 0, coherenceMs: 60_000 });
+    const cli = new SqliteStore({ path, touchFlushMs: 0, hotSessions: 0 });
+    try {
+      await cli.createSession(session('s-once', 60));
+      await cli.createSession(session('s-twice', 61));
+      assert.ok(await service.findSessionByTokenHash(Buffer.alloc(32, 60)));
+      assert.ok(await service.findSessionByTokenHash(Buffer.alloc(32, 61)));
+      assert.ok(await service.findSessionByTokenHash(Buffer.alloc(32, 61)));
+      await cli.deleteSession('s-once');
+      await cli.deleteSession('s-twice');
+      // No coherence check has run: what is still found is what was kept in memory.
+      assert.equal(await service.findSessionByTokenHash(Buffer.alloc(32, 60)), null, 'one lookup: read from the file again');
+      assert.equal((await service.findSessionByTokenHash(Buffer.alloc(32, 61)))?.id, 's-twice', 'two lookups: kept in memory');
+      service.checkCoherence();
+      assert.equal(await service.findSessionByTokenHash(Buffer.alloc(32, 61)), null);
+    } finally {
+      service.close();
+      cli.close();
+    }
+  });
+
+  it('does not let one-off lookups of other sessions push a hot session out', async () => {
+    const service = new SqliteStore({ path, touchFlushMs: 0, coherenceMs: 60_000, hotSessions: 2 });
+    const cli = new SqliteStore({ path, touchFlushMs: 0, hotSessions: 0 });
+    try {
+      await service.createSession(session('s-kept', 70));
+      for (let i = 0; i < 8; i++) await cli.createSession(session(`s-oneoff-${i}`, 71 + i));
+      for (let i = 0; i < 8; i++) assert.equal((await service.findSessionByTokenHash(Buffer.alloc(32, 71 + i)))?.id, `s-oneoff-${i}`);
+      await cli.deleteSession('s-kept');
+      assert.equal((await service.findSessionByTokenHash(Buffer.alloc(32, 70)))?.id, 's-kept', 'still in memory');
+    } finally {
+      service.close();
+      cli.close();
+    }
+  });
+
   it('keeps at most hotSessions in memory and still finds evicted ones in the file', async () => {
     const store = new SqliteStore({ path, touchFlushMs: 0, hotSessions: 2 });
     try {

@@ -29,9 +29,20 @@ export interface SqliteStoreOptions {
   path: string;
   /** How long touches may wait in memory before they are written; default 1000 ms. */
   touchFlushMs?: number;
-  /** Page cache in MiB; default 64. Random lookups over many sessions need it. */
+  /**
+   * SQLite's page cache in MiB; default 32. It holds the b-trees' inner pages and the
+   * pages checked since the last write of touches (which rewrites them); the rest of
+   * the file is read from the operating system's page cache, which does not count in
+   * the process's resident memory. With 1 M sessions (a 270 MB file), 64 MiB measured
+   * no faster than 32 and cost ~35 MiB more resident memory; 16 made the touch writes
+   * re-read their pages (~5 µs more per distinct session touched).
+   */
   cacheMiB?: number;
-  /** Sessions kept in memory for checks; default 50 000 (about 1 KiB each). 0 = none. */
+  /**
+   * Sessions kept in memory for checks; default 50 000 (about 2 KiB each). 0 = none.
+   * A session read from the file is kept only when it is looked up a second time
+   * (see `seen`), so a stream of one-off lookups over many sessions does not fill it.
+   */
   hotSessions?: number;
   /**
    * How often to look whether another process (the CLI, a second service) wrote the
@@ -41,6 +52,19 @@ export interface SqliteStoreOptions {
 }
 
 type Row = Record<string, unknown>;
+
+const SESSION_COLUMNS = [
+  'id', 'token_hash', 'csrf', 'username', 'roles', 'organizations', 'enterprise', 'must_change_password',
+  'created_at', 'last_accessed_at', 'idle_timeout_ms', 'expires_at', 'client_address', 'auth_source', 'auth_server', 'dialect',
+] as const;
+
+/** A session row read in SESSION_COLUMNS order as the object toSession takes. */
+function rowOf(v: unknown[]): Row {
+  return {
+    id: v[0], token_hash: v[1], csrf: v[2], username: v[3], roles: v[4], organizations: v[5], enterprise: v[6], must_change_password: v[7],
+    created_at: v[8], last_accessed_at: v[9], idle_timeout_ms: v[10], expires_at: v[11], client_address: v[12], auth_source: v[13], auth_server: v[14], dialect: v[15],
+  };
+}
 
 const ACCOUNT_COLUMNS = ['roles', 'organizations', 'enterprise', 'disabled', 'must_change_password', 'password_hash'] as const;
 const PATCH_TO_COLUMN: Record<keyof AccountPatch, (typeof ACCOUNT_COLUMNS)[number]> = {
@@ -77,6 +101,14 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
   private readonly hot = new Map<string, SessionRecord>();
   private readonly hotKeyOfId = new Map<string, string>();
   private readonly hotMax: number;
+  /**
+   * Admission filter for the hot sessions: 32 bits of the token hash of recent misses,
+   * in a slot chosen by other bits of it. A miss whose fingerprint is already in its
+   * slot is a second lookup and is kept in memory; a first one only marks its slot.
+   * Random lookups over many sessions (1 M, where 50 000 hot entries hit 5 %) then
+   * cost no insert and eviction each, and do not push out sessions used again and again.
+   */
+  private readonly seen: Uint32Array;
   private readonly checkEveryLookup: boolean;
   private dataVersion: number;
   /** Writes waiting for the next group commit (see `grouped`). */
@@ -96,7 +128,7 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
-    this.db.pragma(`cache_size = -${Math.round((opts.cacheMiB ?? 64) * 1024)}`);
+    this.db.pragma(`cache_size = -${Math.round((opts.cacheMiB ?? 32) * 1024)}`);
     migrate(this.db);
 
     const db = this.db;
@@ -115,7 +147,8 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
          VALUES (@id, @token_hash, @csrf, @username, @roles, @organizations, @enterprise, @must_change_password,
            @created_at, @last_accessed_at, @idle_timeout_ms, @expires_at, @client_address, @auth_source, @auth_server, @dialect)`,
       ),
-      sessionByHash: db.prepare('SELECT * FROM sessions WHERE token_hash = ?'),
+      // Values in an array (raw), not an object with 16 named keys: ~1.3 µs less per lookup from the file.
+      sessionByHash: db.prepare(`SELECT ${SESSION_COLUMNS.join(', ')} FROM sessions WHERE token_hash = ?`).raw(true),
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
       sessionById: db.prepare('SELECT * FROM sessions WHERE id = ?'),
       listSessions: db.prepare('SELECT * FROM sessions ORDER BY created_at, id'),
@@ -159,6 +192,7 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
     };
 
     this.hotMax = opts.hotSessions ?? 50_000;
+    this.seen = new Uint32Array(this.hotMax === 0 ? 0 : seenSlots(this.hotMax));
     this.dataVersion = this.q.dataVersion.get() as number;
     const coherenceMs = opts.coherenceMs ?? 100;
     this.checkEveryLookup = coherenceMs === 0;
@@ -260,10 +294,10 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
     const key = tokenHash.toString('latin1');
     const hit = this.hot.get(key);
     if (hit) return hit;
-    const row = this.q.sessionByHash.get(tokenHash) as Row | undefined;
+    const row = this.q.sessionByHash.get(tokenHash) as unknown[] | undefined;
     if (!row) return null;
-    const s = this.toSession(row);
-    this.remember(key, s);
+    const s = this.toSession(rowOf(row));
+    if (this.seenBefore(tokenHash)) this.remember(key, s);
     return s;
   }
 
@@ -461,6 +495,17 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
     }
   }
 
+  /** Whether this token hash was looked up recently (its fingerprint is in its slot); marks it if not. */
+  private seenBefore(tokenHash: Buffer): boolean {
+    const n = this.seen.length;
+    if (n === 0 || tokenHash.length < 8) return false;
+    const slot = tokenHash.readUInt32LE(0) & (n - 1);
+    const fp = tokenHash.readUInt32LE(4);
+    if (this.seen[slot] === fp) return true;
+    this.seen[slot] = fp;
+    return false;
+  }
+
   private remember(key: string, s: SessionRecord): void {
     if (this.hotMax === 0) return;
     if (this.hot.size >= this.hotMax) {
@@ -583,8 +628,8 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
       tokenHash: r.token_hash as Buffer,
       csrf: r.csrf as string,
       username: r.username as string,
-      roles: JSON.parse(r.roles as string) as string[],
-      organizations: JSON.parse(r.organizations as string) as string[],
+      roles: parseList(r.roles as string),
+      organizations: parseList(r.organizations as string),
       enterprise: r.enterprise as string,
       mustChangePassword: r.must_change_password === 1,
       createdAt: r.created_at as number,
@@ -597,6 +642,28 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
       dialect: r.dialect as string,
     };
   }
+}
+
+/** Slots of the admission filter: a power of two, at least 4 096 and at least hotMax (at most 1 Mi slots, 4 MiB). */
+function seenSlots(hotMax: number): number {
+  let n = 4096;
+  while (n < hotMax && n < 1 << 20) n <<= 1;
+  return n;
+}
+
+/**
+ * Sessions share a few role and organization lists: each distinct JSON text is parsed
+ * once (up to 256 of them are kept) and every session gets its own copy of the array.
+ */
+const parsedLists = new Map<string, readonly string[]>();
+function parseList(json: string): string[] {
+  let list = parsedLists.get(json);
+  if (list === undefined) {
+    list = JSON.parse(json) as string[];
+    if (parsedLists.size >= 256) parsedLists.clear();
+    parsedLists.set(json, list);
+  }
+  return list.slice();
 }
 
 function toAccount(r: Row): Account {
