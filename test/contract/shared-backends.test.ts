@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { pgMigrations } from '../../src/adapters/store/postgres/migrations.js';
 import { PostgresStore } from '../../src/adapters/store/postgres/store.js';
 import { RedisStore } from '../../src/adapters/store/redis/store.js';
 import { havePostgres, haveRedis, startPostgres, startRedis, type TestPostgres, type TestRedis } from '../servers.js';
@@ -107,7 +108,7 @@ describe('shared backends: schema and durability facts', { skip: pgMissing ?? re
     const url = await pgServer!.newDatabase();
     const stores = await Promise.all(Array.from({ length: 4 }, () => PostgresStore.open({ url, touchFlushMs: 0 })));
     try {
-      assert.deepEqual(await stores[0]!.migrate(), [1, 1]);
+      assert.deepEqual(await stores[0]!.migrate(), [pgMigrations.length, pgMigrations.length]);
       const r = await stores[0]!.pool.query('SELECT count(*)::int AS n FROM portcullis_schema');
       assert.equal(r.rows[0].n, 1);
     } finally {
@@ -118,6 +119,18 @@ describe('shared backends: schema and durability facts', { skip: pgMissing ?? re
   it('refuses to open a schema that is behind when told not to migrate, naming the command that fixes it', async () => {
     const url = await pgServer!.newDatabase();
     await assert.rejects(PostgresStore.open({ url, migrate: false }), /older than this Portcullis needs.*portcullis migrate/);
+  });
+
+  it('deletes expired sessions through indexes, never by reading every row', async () => {
+    const s = await PostgresStore.open({ url: await pgServer!.newDatabase(), touchFlushMs: 0 });
+    try {
+      await s.pool.query('SET enable_seqscan = off');
+      const plan = (await s.pool.query('EXPLAIN DELETE FROM sessions WHERE expires_at <= 1 OR (idle_timeout_ms > 0 AND last_accessed_at + idle_timeout_ms <= 1)')).rows.map((r) => r['QUERY PLAN']).join('\n');
+      assert.match(plan, /sessions_by_expiry/);
+      assert.match(plan, /sessions_by_idle_deadline/);
+    } finally {
+      await s.close();
+    }
   });
 
   it('refuses a schema newer than it understands', async () => {

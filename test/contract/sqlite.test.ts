@@ -80,6 +80,19 @@ describe('SqliteStore on disk', () => {
     }
   });
 
+  it('deletes expired sessions through indexes, never by reading every row', () => {
+    const store = new SqliteStore({ path: join(dir.path, 'plan', 'store.db'), touchFlushMs: 0 });
+    try {
+      const plan = (store.db.prepare('EXPLAIN QUERY PLAN DELETE FROM sessions WHERE expires_at <= 1 OR (idle_timeout_ms > 0 AND last_accessed_at + idle_timeout_ms <= 1)').all() as { detail: string }[])
+        .map((r) => r.detail)
+        .join('\n');
+      assert.doesNotMatch(plan, /SCAN sessions/);
+      assert.match(plan, /sessions_by_idle_deadline/);
+    } finally {
+      store.close();
+    }
+  });
+
   it('sets the schema user_version to the number of migrations, and keeps data when opened again', async () => {
     const path = join(dir.path, 'version', 'store.db');
     const store = new SqliteStore({ path, touchFlushMs: 0 });

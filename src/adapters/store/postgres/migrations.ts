@@ -82,4 +82,8 @@ export const pgMigrations: readonly string[] = [
   CREATE INDEX audit_by_time ON audit (at);
   CREATE INDEX audit_by_user ON audit (username, at);
   `,
+  // 2: the expiry sweep finds idle sessions through an index instead of scanning every row
+  `
+  CREATE INDEX sessions_by_idle_deadline ON sessions ((last_accessed_at + idle_timeout_ms)) WHERE idle_timeout_ms > 0;
+  `,
 ];

@@ -83,4 +83,8 @@ export const migrations: readonly string[] = [
   CREATE INDEX audit_by_time ON audit (at);
   CREATE INDEX audit_by_user ON audit (username, at);
   `,
+  // 3: the expiry sweep finds idle sessions through an index instead of scanning every row (85 ms at 1 M sessions, once a minute, on the event loop)
+  `
+  CREATE INDEX sessions_by_idle_deadline ON sessions (last_accessed_at + idle_timeout_ms) WHERE idle_timeout_ms > 0;
+  `,
 ];
