@@ -203,7 +203,13 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
 
     const flushMs = opts.touchFlushMs ?? 1000;
     if (flushMs > 0) {
-      this.flushTimer = setInterval(() => this.flushTouches(), flushMs);
+      this.flushTimer = setInterval(() => {
+        try {
+          this.flushTouches();
+        } catch {
+          // Kept pending (a busy database): the next tick retries, and reads see them meanwhile. Never a crash from a timer.
+        }
+      }, flushMs);
       this.flushTimer.unref();
     }
   }
