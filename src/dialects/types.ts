@@ -29,7 +29,8 @@ export interface DialectDeps {
 export interface FastRoute {
   method: 'GET';
   path: string;
-  answer(req: IncomingMessage, requestId: string): Promise<object | undefined>;
+  /** The 200 body (an object, or its JSON text), or undefined to hand the request to Fastify. */
+  answer(req: IncomingMessage, requestId: string): Promise<object | string | undefined>;
 }
 
 export interface Dialect extends DialectRenderer {

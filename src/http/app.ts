@@ -77,6 +77,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
    */
   const fast = new Map(dialects.flatMap((d) => d.fastRoutes ?? []).map((r) => [`${r.method} ${r.path}`, r]));
   const fastStats = { answered: 0, handedOn: 0 };
+  const fastHeaders = Object.entries({ ...headers, 'content-type': 'application/json; charset=utf-8' }).flat();
   const fastPath = (handler: (req: IncomingMessage, res: ServerResponse) => void) => (req: IncomingMessage, res: ServerResponse) => {
     const route = fast.size > 0 ? fast.get(`${req.method} ${req.url}`) : undefined;
     if (
@@ -94,8 +95,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
           return handler(req, res);
         }
         fastStats.answered++;
-        const json = JSON.stringify(body);
-        res.writeHead(200, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
+        const json = typeof body === 'string' ? body : JSON.stringify(body);
+        res.writeHead(200, [...fastHeaders, 'content-length', String(Buffer.byteLength(json))]);
         res.end(json);
       },
       () => {
