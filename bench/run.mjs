@@ -68,6 +68,12 @@ async function b1(dataDir) {
     await load({ url: bareUrl, connections: CONNECTIONS, duration: 2 }, bare.child.pid); // warm-up
     const base = await load({ url: bareUrl, connections: CONNECTIONS }, bare.child.pid);
     stop(bare.child);
+    // The same bare server, also sending the security headers every Portcullis response carries: what they cost.
+    const bareH = await start(process.execPath, [join(root, 'bench', 'bare.mjs')], { env: { ...process.env, BODY_BYTES: String(bodySize), SECURITY_HEADERS: '1' } }, (l) => (/^\d+$/.test(l) ? l : undefined));
+    const bareHUrl = `http://127.0.0.1:${bareH.match}/api/admin/v1/sessions`;
+    await load({ url: bareHUrl, connections: CONNECTIONS, duration: 2 }, bareH.child.pid);
+    const baseH = await load({ url: bareHUrl, connections: CONNECTIONS }, bareH.child.pid);
+    stop(bareH.child);
     const hcxUrl = `${pc.url}/api/admin/v1/sessions`;
     await load({ url: hcxUrl, connections: CONNECTIONS, headers: { 'x-hm-authorization': token }, duration: 2 }, pc.child.pid);
     const hcx = await load({ url: hcxUrl, connections: CONNECTIONS, headers: { 'x-hm-authorization': token } }, pc.child.pid);
@@ -75,6 +81,12 @@ async function b1(dataDir) {
     rows.push(['B1 check (HCX token) / bare', hcx.rps / base.rps, '>= 0.85', `${fmt(hcx.rps)} vs ${fmt(base.rps)} req/s; p50 ${hcx.p50}/${base.p50} ms; p99 ${hcx.p99}/${base.p99} ms; CPU ${fmt(hcx.cpuUs, 1)}/${fmt(base.cpuUs, 1)} µs/req`]);
     rows.push(['B1 check (LXCA cookie) / bare', lxca.rps / base.rps, '>= 0.85', `${fmt(lxca.rps)} req/s; p50 ${lxca.p50} ms; p99 ${lxca.p99} ms; CPU ${fmt(lxca.cpuUs, 1)} µs/req (GET /sessions: a list query, body ${bodySize} B on HCX)`]);
     rows.push(['B1 CPU per request bare / HCX', base.cpuUs / hcx.cpuUs, '', 'server CPU time per request, the measure that ignores the load generator']);
+    rows.push([
+      'B1 check (HCX) / bare with the security headers',
+      hcx.rps / baseH.rps,
+      '',
+      `bare + the 6 security headers: ${fmt(baseH.rps)} req/s (${fmt(baseH.rps / base.rps, 2)} of bare), CPU ${fmt(baseH.cpuUs, 1)} µs/req; HCX CPU ratio ${fmt(baseH.cpuUs / hcx.cpuUs, 2)}`,
+    ]);
   } finally {
     stop(pc.child);
   }
