@@ -68,6 +68,8 @@ writeFileSync(
   JSON.stringify({
     dataDir: join(dir, 'data'),
     log: { level: 'warn' },
+    // The bench logs the same users in thousands of times: no per-user session limit.
+    accountSettings: { MaxConcurrentSessions: 0 },
     hcx: { authTypes: { local: 'pam', vsphere: 'ldap', builtin: 'local' } },
     identity: { ldap, pam: { groupRoles: { [osGroup]: ['System Administrator'] }, maxConcurrent: 4, maxQueue: 1000, timeoutMs: 60000 } },
   }),
