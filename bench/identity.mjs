@@ -71,7 +71,7 @@ writeFileSync(
     // The bench logs the same users in thousands of times: no per-user session limit.
     accountSettings: { MaxConcurrentSessions: 0 },
     hcx: { authTypes: { local: 'pam', vsphere: 'ldap', builtin: 'local' } },
-    identity: { ldap, pam: { groupRoles: { [osGroup]: ['System Administrator'] }, maxConcurrent: 4, maxQueue: 1000, timeoutMs: 60000 } },
+    identity: { ldap, pam: { groupRoles: { [osGroup]: ['System Administrator'] }, maxConcurrent: 4, maxQueue: 1000, timeoutMs: 60000, ...(process.env.PAM_NICE ? { nice: Number(process.env.PAM_NICE) } : {}) } },
   }),
 );
 execFileSync(process.execPath, [cli, '--config', config, 'user', 'add', 'bench', '--role', 'System Administrator', '--password-stdin'], { input: 'bench-password-1' });

@@ -55,8 +55,11 @@ const pamSchema = z
     enterprise: z.string().min(1).optional(),
     /** Whether uid 0 (root) may log in through PAM. */
     allowRoot: z.boolean().default(false),
-    /** CPU niceness of the PAM helpers (0–19): password hashing yields the CPU to session checks. */
-    nice: z.number().int().min(0).max(19).default(10),
+    /**
+     * CPU niceness of the PAM helpers (0–19). 19: below the argon2 threads (10), so a flood of
+     * PAM failures yields the CPU to session checks and local logins (measured: B5 in BENCHMARKS.md).
+     */
+    nice: z.number().int().min(0).max(19).default(19),
   })
   .strict();
 

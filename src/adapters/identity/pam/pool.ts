@@ -27,7 +27,7 @@ export interface PamPoolOptions {
   /** An idle worker exits after this long, in ms. */
   idleMs?: number;
   /**
-   * CPU niceness of the helpers (0–19; default 10). Password hashing (yescrypt)
+   * CPU niceness of the helpers (0–19; default 19, below the argon2 threads). Password hashing (yescrypt)
    * is CPU-heavy: a flood of PAM checks must yield the CPU to session checks.
    */
   nice?: number;
@@ -255,7 +255,7 @@ export class PamWorkerPool {
         );
       }
     }
-    const w = new Worker(this.o.helperPath, this.o.service, this.o.nice ?? 10, (gone) => {
+    const w = new Worker(this.o.helperPath, this.o.service, this.o.nice ?? 19, (gone) => {
       this.all.delete(gone);
       const i = this.idle.indexOf(gone);
       if (i >= 0) this.idle.splice(i, 1);
