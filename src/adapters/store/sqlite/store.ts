@@ -3,7 +3,6 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   DuplicateAccountError,
-  LOCKED_UNTIL_CLEARED,
   type Account,
   type AccountPatch,
   type AccountStore,
@@ -23,6 +22,7 @@ import {
   type SessionStore,
 } from '../../../ports/store.js';
 import { migrations } from './migrations.js';
+import { failureResult, nextFailure, readFailure, sessionAlive, type FailureRow } from '../rules.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file, or ':memory:'. */
@@ -353,7 +353,7 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
     const created = await this.grouped(() => {
       const live = (this.q.listUserSessions.all(s.username) as Row[])
         .map((r) => this.toSession(r))
-        .filter((x) => !(now >= x.expiresAt || (x.idleTimeoutMs > 0 && now >= x.lastAccessedAt + x.idleTimeoutMs)));
+        .filter((x) => sessionAlive(x, now));
       if (live.length >= limit) return false;
       this.insertSessionRow(s);
       return true;
@@ -368,31 +368,20 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
     // One IMMEDIATE transaction: read, count and lock are one step for every connection.
     return this.db
       .transaction(() => {
-        const row = this.q.getFailure.get(scope, subject) as { count: number; first_at: number; locked_until: number } | undefined;
-        const lockEnded = row !== undefined && row.locked_until !== 0 && row.locked_until <= now;
-        const windowEnded = row !== undefined && row.locked_until === 0 && now >= row.first_at + rule.windowMs;
-        const fresh = row === undefined || lockEnded || windowEnded;
-        const count = fresh ? 1 : row.count + 1;
-        const firstAt = fresh ? now : row.first_at;
-        let lockedUntil = fresh ? 0 : row.locked_until;
-        let lockedNow = false;
-        if (lockedUntil === 0 && rule.limit > 0 && count >= rule.limit) {
-          lockedUntil = rule.lockMs > 0 ? now + rule.lockMs : LOCKED_UNTIL_CLEARED;
-          lockedNow = true;
-        }
-        this.q.putFailure.run({ scope, subject, count, first_at: firstAt, locked_until: lockedUntil });
-        return { count, locked: lockedUntil > now, lockedUntil, lockedNow };
+        const n = nextFailure(this.failureRow(scope, subject), now, rule);
+        this.q.putFailure.run({ scope, subject, count: n.count, first_at: n.firstAt, locked_until: n.lockedUntil });
+        return failureResult(n, now);
       })
       .immediate();
   }
 
   async getLoginFailures(scope: FailureScope, subject: string, now: number, windowMs: number): Promise<FailureState> {
+    return readFailure(this.failureRow(scope, subject), now, windowMs);
+  }
+
+  private failureRow(scope: FailureScope, subject: string): FailureRow | undefined {
     const row = this.q.getFailure.get(scope, subject) as { count: number; first_at: number; locked_until: number } | undefined;
-    if (!row) return { count: 0, locked: false, lockedUntil: 0 };
-    if (row.locked_until !== 0) {
-      return row.locked_until > now ? { count: row.count, locked: true, lockedUntil: row.locked_until } : { count: 0, locked: false, lockedUntil: 0 };
-    }
-    return now >= row.first_at + windowMs ? { count: 0, locked: false, lockedUntil: 0 } : { count: row.count, locked: false, lockedUntil: 0 };
+    return row && { count: row.count, firstAt: row.first_at, lockedUntil: row.locked_until };
   }
 
   async clearLoginFailures(scope: FailureScope, subject: string): Promise<boolean> {
