@@ -39,14 +39,14 @@ function registerHealth(app: FastifyInstance, p: Portcullis, logger: Logger): vo
   app.get('/readyz', async (_req, reply) => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<BackendHealth[]>((resolve) => {
-      timer = setTimeout(() => resolve([{ backend: p.stores.description, ok: false, error: `no answer within ${READY_TIMEOUT_MS} ms` }]), READY_TIMEOUT_MS);
+      timer = setTimeout(() => resolve([{ backend: p.stores.kind, ok: false, error: `no answer within ${READY_TIMEOUT_MS} ms` }]), READY_TIMEOUT_MS);
     });
     const backends = await Promise.race([p.stores.health(), timeout]).finally(() => clearTimeout(timer));
     const ready = backends.every((b) => b.ok);
     if (!ready) logger.warn({ event: 'server.not_ready', backends }, 'a backend does not answer');
     return reply.code(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'not ready',
-      store: p.stores.description,
+      store: p.stores.kind,
       backends: backends.map((b) => ({ backend: b.backend, ok: b.ok })),
     });
   });

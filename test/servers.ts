@@ -69,7 +69,8 @@ export function haveRedis(): string | undefined {
   return undefined;
 }
 
-async function waitPort(port: number, child: () => ChildProcess | undefined, what: string, log: () => string): Promise<void> {
+/** Waits (bounded) until something listens on 127.0.0.1:`port`; fails at once if the server process has exited. */
+export async function waitPort(port: number, child: () => ChildProcess | undefined, what: string, log: () => string): Promise<void> {
   const until = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {

@@ -2,11 +2,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Attribute, Change, Client } from 'ldapts';
 import { freePort, tempDir } from '../helpers.js';
 import { makeCa, type TestCa } from '../tls-ca.js';
+import { waitPort as waitPort_ } from '../servers.js';
 
 export type { TestCa };
 
@@ -22,7 +22,6 @@ export const ROOT_DN = `cn=admin,${SUFFIX}`;
 export const ROOT_PW = 'Root-Pass-' + randomBytes(6).toString('hex');
 export const SERVICE_DN = `cn=portcullis,ou=ServicePrincipals,${SUFFIX}`;
 export const SERVICE_PW = 'Service-Pass-' + randomBytes(6).toString('hex');
-const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 
 
@@ -141,23 +140,7 @@ export async function startSlapd(): Promise<Slapd> {
   let child: ChildProcess | undefined;
   let stderr = '';
 
-  const waitPort = async (p: number) => {
-    const until = Date.now() + START_TIMEOUT_MS;
-    for (;;) {
-      const ok = await new Promise<boolean>((resolve) => {
-        const s = connect(p, '127.0.0.1');
-        s.once('connect', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.once('error', () => resolve(false));
-      });
-      if (ok) return;
-      if (child?.exitCode !== null && child?.exitCode !== undefined) throw new Error(`slapd exited (${child.exitCode}): ${stderr}`);
-      if (Date.now() > until) throw new Error(`slapd did not listen on ${p} within ${START_TIMEOUT_MS} ms: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const waitPort = (p: number) => waitPort_(p, () => child, 'slapd', () => stderr);
 
   const start = async () => {
     stderr = '';

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, tempDir } from '../helpers.js';
+import { cleanEnv } from '../nodes.js';
 
 /*
  * The real thing: the built CLI serving plain HTTP on a socket, logins over fetch
@@ -17,12 +18,6 @@ const CLI = join(ROOT, 'dist', 'cli.js');
 const START_TIMEOUT_MS = 20_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 
-/** The environment without any PORTCULLIS_* variable of the developer's shell. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PORTCULLIS_')) env[k] = v;
-  return env;
-}
 
 
 /** Resolves when `check` passes on the child's output, rejects on exit or timeout. */

@@ -33,8 +33,10 @@ export interface BackendHealth {
 export interface StoreSet {
   durable: DurableStore;
   hot: HotStore;
-  /** e.g. "sqlite (/var/lib/portcullis/portcullis.db)", "postgres + redis". */
+  /** e.g. "sqlite (/var/lib/portcullis/portcullis.db)", "postgres + redis": for operators (CLI, logs). */
   readonly description: string;
+  /** The engines alone, without paths or hosts: what unauthenticated probes may show. */
+  readonly kind: 'sqlite' | 'postgres' | 'postgres + redis';
   /** The schema version, in words ("schema version 2", "schema version 1 (migrated from 0)"). */
   schema(): Promise<string>;
   /** Whether each backend answers now (bounded by its timeouts). */
@@ -76,6 +78,7 @@ export async function openStores(config: Config, logger: Logger, opts: OpenStore
       durable: store,
       hot: store,
       description: `sqlite (${path})`,
+      kind: 'sqlite',
       schema: async () => `schema version ${String(store.db.pragma('user_version', { simple: true }))}`,
       health: async () => {
         try {
@@ -140,6 +143,7 @@ export async function openStores(config: Config, logger: Logger, opts: OpenStore
     durable: pg,
     hot,
     description: r ? 'postgres + redis' : 'postgres',
+    kind: r ? 'postgres + redis' : 'postgres',
     schema: async () => {
       const [from, to] = pg.schemaChange;
       return from === to ? `schema version ${to}` : `schema version ${to} (migrated from ${from})`;
