@@ -47,7 +47,7 @@ ensure_test_servers() {
   if ! dpkg-query -W -f='${Status}' slapd 2>/dev/null | grep -q 'install ok installed' && [ "$(id -u)" -eq 0 ]; then
     echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
   fi
-  apt_install slapd ldap-utils openssl
+  apt_install slapd ldap-utils openssl curl
   # PostgreSQL and Redis for the shared-store tests: private instances under a temp dir,
   # never the packages' own (Debian may start those on install; the tests do not use them).
   apt_install postgresql redis-server
