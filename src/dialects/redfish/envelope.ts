@@ -49,6 +49,11 @@ function messagesFor(problem: Problem, req: unknown): { status: number; messages
       const path = detail?.split(' ')[1] ?? '';
       return { status: 404, messages: [message('ResourceNotFound', 'Resource', path)] };
     }
+    case 'method_not_allowed':
+      // The app sets Allow from the routes the path has.
+      return { status: 405, messages: [message('OperationNotAllowed')] };
+    case 'uri_too_long':
+      return { status: 414, messages: [generalError('Use a shorter URI: an identifier in the path is longer than the service accepts.')], detail };
     case 'conflict':
       return { status: 409, messages: [generalError('Choose another name and resubmit the request.')], detail };
     case 'payload_too_large':

@@ -35,7 +35,6 @@ const SESSION_TIMEOUT_MAX = 86400;
 const COUNTER_RESET_SECONDS = 3600;
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
-const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 /** Who is calling: a session (X-Auth-Token) or an HTTP Basic user (no session). */
 interface Caller {
@@ -570,17 +569,16 @@ export function redfishDialect(deps: DialectDeps): Dialect {
 
   function register(app: FastifyInstance) {
     const route = { config: { dialect: 'redfish' } };
-    const notAllowed = (allow: string): RouteHandlerMethod => async (_req, reply) =>
-      send(reply, 405, errorBody([message('OperationNotAllowed')]), { allow });
-
+    /**
+     * One resource: its handlers, under its path with and without the trailing slash.
+     * Other methods get the app's 405 with Allow (computed from these routes), rendered by redfishRenderer.
+     */
     function resource(path: string, handlers: Partial<Record<Method, Handler>>) {
       const methods = Object.keys(handlers) as Method[];
       const allow = [...(handlers.GET ? ['GET', 'HEAD'] : []), ...methods.filter((m) => m !== 'GET')].join(', ');
-      const others = ALL_METHODS.filter((m) => !methods.includes(m as Method) && !(m === 'HEAD' && handlers.GET));
       const urls = path.endsWith('/') ? [path, path.slice(0, -1)] : [path, `${path}/`];
       for (const url of urls) {
         for (const m of methods) app.route({ ...route, method: m, url, handler: wrap(handlers[m]!, allow) });
-        if (others.length > 0) app.route({ ...route, method: [...others], url, handler: notAllowed(allow) });
       }
     }
 
@@ -593,7 +591,6 @@ export function redfishDialect(deps: DialectDeps): Dialect {
       url: `${REDFISH_ROOT}/$metadata`,
       handler: async (_req, reply) => reply.code(200).headers({ ...ODATA_HEADERS, allow: 'GET, HEAD' }).type('application/xml; charset=utf-8').send(METADATA_XML),
     });
-    app.route({ ...route, method: ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: `${REDFISH_ROOT}/$metadata`, handler: notAllowed('GET, HEAD') });
 
     resource(SESSION_SERVICE, {
       GET: {
