@@ -411,7 +411,8 @@ export function redfishDialect(deps: DialectDeps): Dialect {
   }
 
   async function listAccounts(_req: FastifyRequest, reply: FastifyReply, caller: Caller) {
-    const all = caller.privileges.has('ConfigureUsers') ? await accounts.list() : [await findAccount(caller.username)];
+    // Without ConfigureUsers: the caller's own account, if it is a local one (a directory or PAM user has none here).
+    const all = caller.privileges.has('ConfigureUsers') ? await accounts.list() : (await accounts.list()).filter((a) => a.username === caller.username);
     return send(reply, 200, collection(TYPES.ManagerAccountCollection, ACCOUNTS_URI, 'Accounts Collection', all.map((a) => accountUri(a.username))));
   }
 
