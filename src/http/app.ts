@@ -146,14 +146,15 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
       const code = status === 431 ? 'header_too_large' : status === 408 ? 'timeout' : 'invalid_input';
       const path = requestPath(err.rawPacket) ?? (socket as PathMemory)[LAST_PATH] ?? '/';
-      const { body } = dialectOfPath(path).render({ code, status, detail: 'Malformed HTTP request.' }, undefined);
-      const json = JSON.stringify(body);
+      const rendered = dialectOfPath(path).render({ code, status, detail: 'Malformed HTTP request.' }, undefined);
+      const json = JSON.stringify(rendered.body);
       const head = [
         `HTTP/1.1 ${status} ${STATUS_TEXT[status]}`,
         'content-type: application/json; charset=utf-8',
         `content-length: ${Buffer.byteLength(json)}`,
         'connection: close',
-        ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+        // The dialect's own headers too (Redfish's OData-Version), as on every other error path.
+        ...Object.entries({ ...headers, ...rendered.headers }).map(([k, v]) => `${k}: ${v}`),
       ].join('\r\n');
       socket.end(`${head}\r\n\r\n${json}`);
     },
