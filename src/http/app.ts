@@ -76,12 +76,18 @@ export function buildApp(opts: AppOptions): FastifyInstance {
    * anything else (no or bad token, refusal, store error) goes to the Fastify
    * route, which renders it. Same headers, same body as the route.
    */
-  const fast = new Map(dialects.flatMap((d) => d.fastRoutes ?? []).map((r) => [`${r.method} ${r.path}`, r]));
+  const fastRoutes = dialects.flatMap((d) => d.fastRoutes ?? []);
+  const fast = new Map(fastRoutes.filter((r) => !r.prefix).map((r) => [`${r.method} ${r.path}`, r]));
+  /** Routes for `path` + one segment (a session id): no further `/`, no query. */
+  const fastPrefixed = fastRoutes.filter((r) => r.prefix);
+  const prefixRoute = (method: string | undefined, url: string | undefined) =>
+    url === undefined ? undefined : fastPrefixed.find((r) => r.method === method && url.length > r.path.length && url.startsWith(r.path) && !/[/?#]/.test(url.slice(r.path.length)));
   const fastStats = { answered: 0, handedOn: 0 };
   const fastHeaders = Object.entries({ ...headers, 'content-type': 'application/json; charset=utf-8' }).flat();
+  const routeHeaders = new Map(fastRoutes.map((r) => [r, [...fastHeaders, ...Object.entries(r.headers ?? {}).flat()]]));
   const fastPath = (handler: (req: IncomingMessage, res: ServerResponse) => void) => (req: IncomingMessage, res: ServerResponse) => {
     (req.socket as PathMemory)[LAST_PATH] = req.url;
-    const route = fast.size > 0 ? fast.get(`${req.method} ${req.url}`) : undefined;
+    const route = fastRoutes.length > 0 ? (fast.get(`${req.method} ${req.url}`) ?? prefixRoute(req.method, req.url)) : undefined;
     if (
       !route ||
       req.headers['content-length'] !== undefined ||
@@ -98,7 +104,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         }
         fastStats.answered++;
         const json = typeof body === 'string' ? body : JSON.stringify(body);
-        res.writeHead(200, [...fastHeaders, 'content-length', String(Buffer.byteLength(json))]);
+        res.writeHead(200, [...routeHeaders.get(route)!, 'content-length', String(Buffer.byteLength(json))]);
         res.end(json);
       },
       () => {

@@ -5,7 +5,7 @@ import { MAX_PASSWORD_LENGTH } from '../../core/input.js';
 import type { SessionAction } from '../../core/sessions.js';
 import { basicCredentials, header, isoSeconds, isUserActivity, requestContext } from '../../http/common.js';
 import { DuplicateAccountError, type Account, type SessionRecord } from '../../ports/store.js';
-import type { Dialect, DialectDeps } from '../types.js';
+import type { Dialect, DialectDeps, FastRoute } from '../types.js';
 import { ACCOUNTS_URI, ODATA_HEADERS, REDFISH_ROOT, WWW_AUTHENTICATE, generalError, redfishRenderer } from './envelope.js';
 import { errorBody, message, shown, type RedfishMessage } from './messages.js';
 import { METADATA_XML, ODATA_SERVICE_DOCUMENT, REDFISH_VERSION, TYPES, describedBy, etagOf, ifMatchPasses, stableUuid } from './schemas.js';
@@ -641,6 +641,29 @@ export function redfishDialect(deps: DialectDeps): Dialect {
     });
   }
 
-  return { ...redfishRenderer, register };
+  /**
+   * The Redfish session check (a client's GET of its own Session) before Fastify: the
+   * same 200, headers and body as the route, only for a live session of a user with a
+   * Redfish role that is not under a forced password change, reading itself. Anything
+   * else is handed to the route unchanged.
+   */
+  const fastRoutes: FastRoute[] = [
+    {
+      method: 'GET',
+      path: `${SESSIONS}/`,
+      prefix: true,
+      headers: { allow: 'GET, HEAD, DELETE', link: describedBy(TYPES.Session), ...ODATA_HEADERS },
+      async answer(req) {
+        const token = req.headers['x-auth-token'];
+        if (typeof token !== 'string') return undefined;
+        const s = await sessions.authenticate(token, isUserActivity(req));
+        if (!s || s.mustChangePassword || !redfishRole(s.roles)) return undefined;
+        if (req.url !== sessionUri(s.id)) return undefined;
+        return JSON.stringify(sessionView(s));
+      },
+    },
+  ];
+
+  return { ...redfishRenderer, register, fastRoutes };
 }
 
