@@ -66,10 +66,25 @@ export const BASE_MESSAGES = {
 
 export type MessageKey = keyof typeof BASE_MESSAGES;
 
+/** Which argument of a property message names the property (for RelatedProperties). */
+const PROPERTY_ARG: Partial<Record<MessageKey, number>> = {
+  PropertyUnknown: 0,
+  PropertyMissing: 0,
+  PropertyNotWritable: 0,
+  PropertyValueError: 0,
+  PropertyValueIncorrect: 0,
+  PropertyValueModified: 0,
+  PropertyValueTypeError: 1,
+  PropertyValueNotInList: 1,
+  PropertyValueOutOfRange: 1,
+};
+
 /** One entry of `@Message.ExtendedInfo` (Message.v1_1_1). */
 export interface RedfishMessage {
   '@odata.type': '#Message.v1_1_1.Message';
   MessageId: string;
+  /** JSON pointers to the request properties the message is about (DSP0266 "Message object"). */
+  RelatedProperties?: string[];
   Message: string;
   MessageArgs: string[];
   MessageSeverity: Severity;
@@ -93,9 +108,12 @@ export function message(key: MessageKey, ...args: string[]): RedfishMessage {
   const e: Entry = BASE_MESSAGES[key];
   const shown = args.map(arg);
   const text = e.message.replace(/%(\d+)/g, (_m, n: string) => shown[Number(n) - 1] ?? '');
+  const propertyArg = PROPERTY_ARG[key];
+  const property = propertyArg === undefined ? undefined : shown[propertyArg];
   return {
     '@odata.type': '#Message.v1_1_1.Message',
     MessageId: `${BASE_REGISTRY}.${key}`,
+    ...(property !== undefined && { RelatedProperties: [`#/${property.replaceAll('~', '~0').replaceAll('/', '~1')}`] }),
     Message: text,
     MessageArgs: shown,
     MessageSeverity: e.severity,
@@ -104,9 +122,13 @@ export function message(key: MessageKey, ...args: string[]): RedfishMessage {
   };
 }
 
-/** `{"error": {code, message, @Message.ExtendedInfo}}`: the first message names the error; `detail` says more in words. */
+/**
+ * `{"error": {code, message, @Message.ExtendedInfo}}`. One message names the error
+ * itself; several are summed up as GeneralError in `code` only (DSP0266 "Message
+ * object"). `detail` says more in words.
+ */
 export function errorBody(messages: RedfishMessage[], detail?: string) {
-  const first = messages[0] ?? message('GeneralError');
+  const first = messages.length === 1 ? messages[0]! : message('GeneralError');
   return {
     error: {
       code: first.MessageId,
