@@ -13,6 +13,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Requests the fast routes answered, and those they handed to Fastify. */
     fastPath: { answered: number; handedOn: number };
+    /** The dialect whose envelope a request's errors use (its route's, else the path's owner). */
+    rendererFor(req: FastifyRequest): DialectRenderer;
   }
   interface FastifyContextConfig {
     /** Which dialect's envelope this route's errors use. */
@@ -26,6 +28,8 @@ export interface AppOptions {
   logger: Logger;
   /** PEM key and certificate; absent = plain HTTP. */
   tls?: { key: string; cert: string } | undefined;
+  /** Serve the dialects' fast routes before Fastify (default true; off when every request must pass the hooks, as in client-testing mode). */
+  fastPath?: boolean;
 }
 
 interface AjvError {
@@ -76,7 +80,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
    * anything else (no or bad token, refusal, store error) goes to the Fastify
    * route, which renders it. Same headers, same body as the route.
    */
-  const fastRoutes = dialects.flatMap((d) => d.fastRoutes ?? []);
+  const fastRoutes = opts.fastPath === false ? [] : dialects.flatMap((d) => d.fastRoutes ?? []);
   const fast = new Map(fastRoutes.filter((r) => !r.prefix).map((r) => [`${r.method} ${r.path}`, r]));
   /** Routes for `path` + one segment (a session id): no further `/`, no query. */
   const fastPrefixed = fastRoutes.filter((r) => r.prefix);
@@ -251,6 +255,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
 
   app.decorate('fastPath', fastStats);
+  app.decorate('rendererFor', dialectOf);
   for (const d of dialects) d.register(app, deps);
   return app;
 }

@@ -663,11 +663,25 @@ describe('Redfish dialect (DSP0266)', () => {
       assert.equal(again.body['@Message.ExtendedInfo'][0].MessageId, 'Base.1.16.PasswordChangeRequired');
     });
 
+    it('PasswordChangeRequired: true alone puts the account and its live sessions under the forced change', async () => {
+      const admin = await login(h, ROOT);
+      const user = { username: 'rf-marked', password: 'Rf-Marked-Pass-1', roles: ['ReadOnly'] };
+      await addUser(h, user.username, user.password, user.roles);
+      const s = await login(h, user);
+      const res = await patch(h, `${ACCOUNTS}/${user.username}`, admin.token, { PasswordChangeRequired: true });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(json(res).PasswordChangeRequired, true);
+      assertError(await get(h, '/redfish/v1/SessionService', s.token), 403, 'PasswordChangeRequired');
+      const changed = await patch(h, `${ACCOUNTS}/${user.username}`, s.token, { Password: 'Rf-Marked-Pass-2' });
+      assert.equal(changed.statusCode, 200, changed.body);
+      assert.equal((await get(h, '/redfish/v1/SessionService', s.token)).statusCode, 200);
+    });
+
     it('honours If-Match on accounts: a stale ETag is 412 and nothing changes', async () => {
       const admin = await login(h, ROOT);
       const url = `${ACCOUNTS}/${READER.username}`;
       const etag = String((await get(h, url, admin.token)).headers.etag);
-      await h.p.accounts.update(READER.username, { mustChangePassword: false, roles: ['ReadOnly', 'Operator'] });
+      await h.p.accounts.update(READER.username, { roles: ['ReadOnly', 'Operator'] });
       assertError(await patch(h, url, admin.token, { Enabled: false }, { 'if-match': etag }), 412, 'PreconditionFailed');
       assert.equal((await h.p.accounts.get(READER.username)).disabled, false);
       const fresh = String((await get(h, url, admin.token)).headers.etag);

@@ -505,8 +505,9 @@ export function redfishDialect(deps: DialectDeps): Dialect {
       } catch (e) {
         return propertyError(e, 'Password', undefined);
       }
-    } else if (typeof body.PasswordChangeRequired === 'boolean') {
-      await accounts.update(name, { mustChangePassword: body.PasswordChangeRequired });
+    } else if (typeof body.PasswordChangeRequired === 'boolean' && body.PasswordChangeRequired !== account.mustChangePassword) {
+      // The account and its live sessions meet the forced-change gate from the next call on.
+      await accounts.setMustChangePassword(name, body.PasswordChangeRequired, ctx, caller.username);
     }
     if (role !== undefined && role !== current.RoleId) await accounts.update(name, { roles: cfg.accountRoles[role] });
     if (typeof body.Enabled === 'boolean' && body.Enabled === account.disabled) await accounts.setDisabled(name, !body.Enabled, ctx, caller.username);
