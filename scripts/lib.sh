@@ -53,6 +53,12 @@ ensure_test_servers() {
   apt_install postgresql redis-server
 }
 
+# Real Redfish clients the suite runs against a live service: DMTF's redfishtool and
+# OpenStack's sushy library (Debian's python3-sushy, for /usr/bin/python3).
+ensure_redfish_clients() {
+  apt_install redfishtool python3-sushy
+}
+
 # Compiles the PAM helper (src/adapters/identity/pam/helper.c) into dist/bin, from source.
 build_pam_helper() {
   local src=src/adapters/identity/pam/helper.c out=dist/bin/portcullis-pam-helper

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { redfishConfigSchema } from './config/redfish.js';
 import { clientTestingSchema, isLoopbackHost } from './config/client-testing.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
@@ -366,6 +367,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    redfish: redfishConfigSchema,
     /** Identity sources besides the built-in accounts; a source is configured when its section is present. */
     identity: z
       .object({

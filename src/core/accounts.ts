@@ -142,6 +142,25 @@ export class AccountService {
       return false;
     }
     if (current === next) throw new CoreError('invalid_input', 'password must differ from the current one');
+    await this.replaceOwnPassword(a.username, next, keepSessionId, ctx);
+    return true;
+  }
+
+  /**
+   * A user sets their own password from a session (or HTTP Basic) that already proved
+   * it, without sending the current one again: Redfish's PATCH of the account's
+   * `Password`. The same rules and effects as {@link changeOwnPassword}: must-change
+   * cleared, the user's other sessions ended, `keepSessionId` kept and unrestricted.
+   */
+  async setOwnPassword(username: string, next: string, keepSessionId: string | undefined, ctx: AuditContext): Promise<void> {
+    const a = await this.get(username);
+    if (a.disabled || a.passwordHash === null) throw new CoreError('forbidden', 'the account cannot change its password');
+    if (await this.d.hasher.verify(a.passwordHash, next)) throw new CoreError('invalid_input', 'password must differ from the current one');
+    await this.replaceOwnPassword(a.username, next, keepSessionId, ctx);
+  }
+
+  private async replaceOwnPassword(username: string, next: string, keepSessionId: string | undefined, ctx: AuditContext): Promise<void> {
+    const a = { username }; // already normalized by get()
     await this.checkNewPassword(a.username, next);
     await this.storePassword(a.username, next, false);
     let ended = 0;
@@ -156,7 +175,6 @@ export class AccountService {
     }
     this.d.logger.info({ event: 'account.password_change', user: a.username, sessionsEnded: ended }, 'password changed by its user');
     await this.d.audit.record('password.change', ctx, a.username, { sessionsEnded: ended });
-    return true;
   }
 
   async setDisabled(username: string, disabled: boolean, ctx: AuditContext = CLI, by = 'cli'): Promise<void> {
@@ -222,6 +240,10 @@ export class AccountService {
     return this.d.guard.getLoginFailures('account', normalizeUsername(username), this.d.clock.now(), ACCOUNT_FAILURE_WINDOW_MS);
   }
 
+  /**
+   * Changes roles, organizations or the enterprise. Sessions are immutable, so a
+   * change of roles ends the user's sessions (they would otherwise keep the old rights).
+   */
   async update(username: string, patch: { roles?: string[]; organizations?: string[]; enterprise?: string }): Promise<Account> {
     const a = await this.get(username);
     const updated = await this.d.accounts.updateAccount(
@@ -234,6 +256,11 @@ export class AccountService {
       this.d.clock.now(),
     );
     if (!updated) throw new CoreError('not_found', `no account named "${username}"`);
+    const rolesChanged = patch.roles !== undefined && [...new Set(patch.roles)].sort().join('\n') !== [...a.roles].sort().join('\n');
+    if (rolesChanged) {
+      const ended = await this.d.sessions.deleteSessionsOfUser(a.username);
+      this.d.logger.info({ event: 'account.update', user: a.username, sessionsEnded: ended }, 'account changed; its sessions were ended');
+    }
     return updated;
   }
 
