@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { vcenterSchema } from './config/vcenter.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
 
@@ -359,6 +360,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    vcenter: vcenterSchema(providerRef),
     /** Identity sources besides the built-in accounts; a source is configured when its section is present. */
     identity: z
       .object({
@@ -416,6 +418,7 @@ export const envKeys: Record<string, string[]> = {
   PORTCULLIS_LOG_LEVEL: ['log', 'level'],
   PORTCULLIS_INACTIVITY_TIMEOUT_MINUTES: ['session', 'inactivityTimeoutMinutes'],
   PORTCULLIS_ABSOLUTE_TIMEOUT_MINUTES: ['session', 'absoluteTimeoutMinutes'],
+  PORTCULLIS_VCENTER_PROVIDER: ['vcenter', 'provider'],
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
