@@ -205,7 +205,9 @@ describe('vCenter dialect: /api/session', () => {
 
   it('answers unknown paths below /api/session in its own envelope, and leaves /api/admin to HCX', async () => {
     assertApiError(await h.app.inject({ method: 'GET', url: '/api/session/extra' }), 404, 'NOT_FOUND', 'com.vmware.vapi.rest.httpNotFound');
-    assertApiError(await h.app.inject({ method: 'PUT', url: API }), 404, 'NOT_FOUND');
+    const put = await h.app.inject({ method: 'PUT', url: API });
+    assertApiError(put, 405, 'OPERATION_NOT_FOUND');
+    assert.equal(put.headers.allow, 'GET, HEAD, POST, DELETE');
     const hcx = await h.app.inject({ method: 'GET', url: '/api/admin/v1/sessions' });
     assert.equal(hcx.statusCode, 401);
     assert.equal(json(hcx).errorCode, 'INVALID_SESSION_TOKEN');
@@ -326,6 +328,6 @@ describe('vCenter dialect: /rest/com/vmware/cis/session', () => {
     assertRestError(await h.app.inject({ method: 'POST', url: `${REST}?~action=get&~action=get` }), 400, 'invalid_argument');
     assertRestError(await h.app.inject({ method: 'POST', url: `${REST}?other=1` }), 400, 'invalid_argument');
     assertRestError(await h.app.inject({ method: 'GET', url: '/rest/vcenter/vm' }), 404, 'not_found', 'com.vmware.vapi.rest.httpNotFound');
-    assertRestError(await h.app.inject({ method: 'PATCH', url: REST }), 404, 'not_found');
+    assertRestError(await h.app.inject({ method: 'PATCH', url: REST }), 405, 'operation_not_found');
   });
 });

@@ -8,6 +8,7 @@ export type VapiErrorType =
   | 'INVALID_ARGUMENT'
   | 'INVALID_REQUEST'
   | 'NOT_FOUND'
+  | 'OPERATION_NOT_FOUND'
   | 'ALREADY_EXISTS'
   | 'TIMED_OUT'
   | 'SERVICE_UNAVAILABLE'
@@ -52,6 +53,8 @@ const MAP: Record<ProblemCode, Mapping> = {
   internal: { status: 500, type: 'INTERNAL_SERVER_ERROR', id: own('internal'), text: 'An internal error occurred.', fallback: '' },
   // vCenter's own id for a path it does not serve.
   no_route: { status: 404, type: 'NOT_FOUND', id: 'com.vmware.vapi.rest.httpNotFound', fallback: 'Not found.' },
+  method_not_allowed: { status: 405, type: 'OPERATION_NOT_FOUND', id: own('method.not.allowed'), fallback: 'The method is not allowed on this path.' },
+  uri_too_long: { status: 414, type: 'INVALID_ARGUMENT', id: own('uri.too.long'), fallback: 'The request URI is too long.' },
   payload_too_large: { status: 413, type: 'INVALID_REQUEST', id: own('request.too.large'), fallback: 'The request body is too large.' },
   unsupported_media_type: { status: 415, type: 'INVALID_REQUEST', id: own('unsupported.media.type'), fallback: 'The request content type is not supported; use application/json.' },
   header_too_large: { status: 431, type: 'INVALID_REQUEST', id: own('headers.too.large'), fallback: 'The request headers are too large.' },
@@ -105,6 +108,7 @@ function typeForStatus(status: number, fallback: VapiErrorType): VapiErrorType {
   if (status === 401) return 'UNAUTHENTICATED';
   if (status === 403) return 'UNAUTHORIZED';
   if (status === 404) return 'NOT_FOUND';
+  if (status === 405) return 'OPERATION_NOT_FOUND';
   if (status === 408) return 'TIMED_OUT';
   if (status === 503) return 'SERVICE_UNAVAILABLE';
   if (status >= 500) return 'INTERNAL_SERVER_ERROR';
