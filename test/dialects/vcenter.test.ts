@@ -331,3 +331,31 @@ describe('vCenter dialect: /rest/com/vmware/cis/session', () => {
     assertRestError(await h.app.inject({ method: 'PATCH', url: REST }), 405, 'operation_not_found');
   });
 });
+
+describe('vCenter configuration', () => {
+  it('reads vcenter.provider from PORTCULLIS_VCENTER_PROVIDER, a list as the chain of its names', async () => {
+    const { loadConfig } = await import('../../src/config.js');
+    assert.equal(loadConfig({ env: { PORTCULLIS_VCENTER_PROVIDER: 'local' } }).vcenter.provider, 'local');
+    assert.equal(loadConfig({ env: { PORTCULLIS_VCENTER_PROVIDER: '[local, ldap]' } }).vcenter.provider, 'local,ldap');
+    const d = loadConfig({ env: {} }).vcenter;
+    assert.deepEqual({ provider: d.provider, domains: d.domains, enabled: d.enabled }, { provider: 'ldap', domains: {}, enabled: true });
+  });
+
+  it('rejects a bad domain, a domain listed twice in two cases and an unknown key, naming the key', async () => {
+    const { loadConfig, ConfigError } = await import('../../src/config.js');
+    assert.throws(() => loadConfig({ env: {}, overrides: { 'vcenter.domains': { 'bad domain!': 'local' } } }), (e: Error) => e instanceof ConfigError && /vcenter\.domains/.test(e.message));
+    assert.throws(() => loadConfig({ env: {}, overrides: { 'vcenter.domains': { 'vsphere.local': 'local', 'VSPHERE.LOCAL': 'ldap' } } }), /vcenter\.domains: must not list a domain twice/);
+    assert.throws(() => loadConfig({ env: {}, overrides: { 'vcenter.cookie': true } }), /vcenter/);
+  });
+
+  it('serves no vCenter path when vcenter.enabled is false (the paths fall to the fallback dialect as unknown)', async () => {
+    const h = await harness({ overrides: { 'vcenter.enabled': false } });
+    try {
+      const res = await h.app.inject({ method: 'POST', url: API, headers: { authorization: basic('a', 'b') } });
+      assert.equal(res.statusCode, 404);
+      assert.equal(JSON.parse(res.body).error_type, undefined);
+    } finally {
+      await h.close();
+    }
+  });
+});
