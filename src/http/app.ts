@@ -196,7 +196,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.addHook('onRequest', (req, reply, done) => {
     reply.headers(headers);
     if (headSize(req.raw.rawHeaders, req.raw.url) > http.maxHeaderBytes) {
-      return void sendProblem(reply, dialectOfPath(req.url), { code: 'header_too_large', detail: `The limit is ${http.maxHeaderBytes} bytes.` });
+      const renderer = dialectOfPath(req.url);
+      if ((req.raw.url?.length ?? 0) > http.maxHeaderBytes) {
+        return void sendProblem(reply, renderer, { code: 'uri_too_long', detail: `The limit for the request line and headers is ${http.maxHeaderBytes} bytes.` });
+      }
+      return void sendProblem(reply, renderer, { code: 'header_too_large', detail: `The limit is ${http.maxHeaderBytes} bytes.` });
     }
     done();
   });
@@ -272,9 +276,18 @@ function headSize(rawHeaders: string[], url: string | undefined): number {
   return n;
 }
 
-/** Where Node's own parser gives up: well past the configured limit, so that limit is answered in the route's envelope. */
+/**
+ * Where Node's own parser gives up: far past the configured limit, so that heads
+ * over it are still parsed and answered by the onRequest hook, which knows the
+ * route and so the envelope (a long query string plus headers on an HCX path is
+ * answered in HCX's). Past this bound the head is cut off by Node's parser; its
+ * request line is usually out of view by then (a packet of a TLS record or one
+ * socket read), so the path comes from the connection's previous request, else
+ * the default dialect answers. The bound costs at most this much memory per
+ * connection while a head arrives (within http.requestTimeoutMs / 20 s).
+ */
 export function hardHeaderLimit(limit: number): number {
-  return Math.max(65536, limit * 4);
+  return Math.max(262144, limit * 4);
 }
 
 function causeText(cause: unknown): string | undefined {
