@@ -203,6 +203,20 @@ describe('vCenter dialect: /api/session', () => {
     assert.match(body.messages[0].default_message, /password must not be empty/);
   });
 
+  it('takes no input on POST: no body, an empty body or {} are fine; any other body is 400 INVALID_ARGUMENT naming it', async () => {
+    const auth = basic(ADMIN.username, ADMIN.password);
+    for (const payload of [undefined, '', '{}']) {
+      const res = await h.app.inject({ method: 'POST', url: API, headers: { authorization: auth, 'content-type': 'application/json' }, ...(payload !== undefined && { payload }) });
+      assert.equal(res.statusCode, 201, `${String(payload)}: ${res.body}`);
+    }
+    const field = await h.app.inject({ method: 'POST', url: API, headers: { authorization: auth, 'content-type': 'application/json' }, payload: '{"username":"x"}' });
+    assert.match(assertApiError(field, 400, 'INVALID_ARGUMENT').messages[0].default_message, /unknown field "username"/);
+    for (const payload of ['[]', '"x"', '1', 'null']) {
+      const res = await h.app.inject({ method: 'POST', url: API, headers: { authorization: auth, 'content-type': 'application/json' }, payload });
+      assertApiError(res, 400, 'INVALID_ARGUMENT');
+    }
+  });
+
   it('answers unknown paths below /api/session in its own envelope, and leaves /api/admin to HCX', async () => {
     assertApiError(await h.app.inject({ method: 'GET', url: '/api/session/extra' }), 404, 'NOT_FOUND', 'com.vmware.vapi.rest.httpNotFound');
     const put = await h.app.inject({ method: 'PUT', url: API });

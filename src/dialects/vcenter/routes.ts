@@ -1,3 +1,4 @@
+import { CoreError } from '../../core/errors.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { SessionRecord } from '../../ports/store.js';
@@ -10,6 +11,19 @@ import { domainDisplay, mapUsername } from './names.js';
 export const SESSION_HEADER = 'vmware-api-session-id';
 const API_PATH = '/api/session';
 const REST_PATH = '/rest/com/vmware/cis/session';
+
+/**
+ * Session create takes no input: no body (what govmomi and curl send), an empty one, or `{}`.
+ * Anything else is a client's mistake, answered 400 INVALID_ARGUMENT rather than ignored.
+ */
+function assertNoInput(body: unknown): void {
+  if (body === undefined) return;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new CoreError('invalid_input', 'body must be a JSON object or absent (creating a session takes no input)');
+  }
+  const [first] = Object.keys(body);
+  if (first !== undefined) throw new CoreError('invalid_input', `unknown field "${first.slice(0, 64)}" (creating a session takes no input)`);
+}
 
 /** `?~action=` of the older API: absent (create, delete) or `get`. */
 const restQuery = {
@@ -91,6 +105,7 @@ export function vcenterDialect(deps: DialectDeps): Dialect {
 
       // The Automation API (vSphere 7.0 U2+): the token as a JSON string, 201.
       app.post(API_PATH, route, async (req, reply) => {
+        assertNoInput(req.body);
         const token = await create(req, reply);
         if (token === undefined) return reply;
         return reply.code(201).type('application/json').send(JSON.stringify(token));
@@ -111,6 +126,7 @@ export function vcenterDialect(deps: DialectDeps): Dialect {
 
       // The older REST API (vSphere 6.5 – 7.0; govmomi's vapi/rest): values wrapped in {"value": ...}.
       app.post<{ Querystring: { '~action'?: string } }>(REST_PATH, { ...route, schema: { querystring: restQuery } }, async (req, reply) => {
+        assertNoInput(req.body); // neither create nor get takes input
         const action = req.query['~action'];
         if (action === 'get') {
           const s = await caller(req, reply, 'use');
