@@ -263,7 +263,7 @@ export const configSchema = z
       .prefault({}),
     /**
      * The account policy's starting values, with XClarity's names and units (see
-     * README "Account settings"). Values changed through PUT /userAccountSettings or
+     * docs/account-policy.md "Account settings"). Values changed through PUT /userAccountSettings or
      * `portcullis settings set` are stored in the database and win over these.
      * InactivityTimeout, SessionLifetime and MinimumPasswordLength come from
      * session.inactivityTimeoutMinutes, session.absoluteTimeoutMinutes and accounts.minPasswordLength.

@@ -5,7 +5,7 @@ import { ManualClock } from '../../src/ports/clock.js';
 import { ADMIN_ROLES, addUser, harness, type Harness } from '../helpers.js';
 
 /*
- * Brute-force defence (README "Brute-force defence"), through the HTTP app: failures
+ * Brute-force defence (docs/account-policy.md "Brute-force defence"), through the HTTP app: failures
  * counted atomically per account and per source address, the lock exactly at
  * MaximumLoginFailures, a single address unable to lock an account, trusted sources,
  * LockoutTime, unlock, and a lock indistinguishable from a wrong password.

@@ -97,7 +97,7 @@ export function sessionJson(s: SessionRecord) {
 }
 
 /**
- * Portcullis's own administration API (README "Admin API"). Bearer tokens only —
+ * Portcullis's own administration API (docs/admin-api.md). Bearer tokens only —
  * no cookies — so it needs no CSRF token.
  */
 export function adminDialect(deps: DialectDeps): Dialect {

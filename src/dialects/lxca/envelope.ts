@@ -30,7 +30,7 @@ interface Entry {
 
 /**
  * Portcullis's own message ids for failures XClarity does not document, in its
- * FQXHM shape (component SE, severity letter J for errors). Listed in the README.
+ * FQXHM shape (component SE, severity letter J for errors). Listed in docs/xclarity.md.
  */
 export const LXCA_MESSAGES: Record<ProblemCode, Entry> = {
   invalid_credentials: {
