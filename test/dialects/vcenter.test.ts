@@ -1,6 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
+import { CoreError } from '../../src/core/errors.js';
 import { ManualClock } from '../../src/ports/clock.js';
 import { addUser, harness, type Harness } from '../helpers.js';
 
@@ -371,5 +372,60 @@ describe('vCenter configuration', () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe('vCenter: busy and unavailable (503 SERVICE_UNAVAILABLE + Retry-After), in both envelopes', () => {
+  let h: Harness;
+  let token: string;
+  const restore: (() => void)[] = [];
+  /** Replaces a method of one object until the end of the test. */
+  function replace<T extends object, K extends keyof T>(obj: T, key: K, fn: T[K]) {
+    const had = Object.hasOwn(obj, key);
+    const original = obj[key];
+    obj[key] = fn;
+    restore.push(() => {
+      if (had) obj[key] = original;
+      else delete obj[key];
+    });
+  }
+  const DETAIL = 'connect ECONNREFUSED 10.9.8.7:5432';
+
+  before(async () => {
+    h = await harness({ overrides: { 'vcenter.provider': 'local' } });
+    await addUser(h, ADMIN.username, ADMIN.password, ADMIN.roles);
+    const res = await h.app.inject({ method: 'POST', url: API, headers: { authorization: basic(ADMIN.username, ADMIN.password) } });
+    token = JSON.parse(res.body) as string;
+  });
+  after(async () => {
+    for (const r of restore.splice(0).reverse()) r();
+    await h.close();
+  });
+
+  function assertRetry(res: LightMyRequestResponse, seconds: string, rest: boolean) {
+    const body = rest ? assertRestError(res, 503, 'service_unavailable') : assertApiError(res, 503, 'SERVICE_UNAVAILABLE');
+    assert.equal(res.headers['retry-after'], seconds);
+    assert.ok(!res.body.includes('ECONNREFUSED') && !res.body.includes('10.9.8.7'), 'no adapter detail');
+    return body;
+  }
+
+  it('a login refused by the hashing admission is busy: Retry-After 1, nothing stored, no failure counted', async () => {
+    const before = (await h.p.sessions.listSessions()).length;
+    replace(h.p.local, 'authenticate', () => Promise.reject(new CoreError('busy')));
+    const api = assertRetry(await h.app.inject({ method: 'POST', url: API, headers: { authorization: basic(ADMIN.username, ADMIN.password) } }), '1', false);
+    assert.equal(api.messages[0].id, 'com.vmware.portcullis.busy');
+    assertRetry(await h.app.inject({ method: 'POST', url: REST, headers: { authorization: basic(ADMIN.username, ADMIN.password) } }), '1', true);
+    for (const r of restore.splice(0).reverse()) r();
+    assert.equal((await h.p.sessions.listSessions()).length, before);
+    assert.equal((await h.app.inject({ method: 'POST', url: API, headers: { authorization: basic(ADMIN.username, ADMIN.password) } })).statusCode, 201);
+  });
+
+  it('a check while the session store is down is unavailable: Retry-After 2; the session works again afterwards', async () => {
+    replace(h.p.store, 'findSessionByTokenHash', () => Promise.reject(new CoreError('unavailable', `session store: ${DETAIL}`)));
+    const api = assertRetry(await h.app.inject({ method: 'GET', url: API, headers: { 'vmware-api-session-id': token } }), '2', false);
+    assert.equal(api.messages[0].id, 'com.vmware.portcullis.unavailable');
+    assertRetry(await h.app.inject({ method: 'POST', url: `${REST}?~action=get`, headers: { 'vmware-api-session-id': token } }), '2', true);
+    for (const r of restore.splice(0).reverse()) r();
+    assert.equal((await h.app.inject({ method: 'GET', url: API, headers: { 'vmware-api-session-id': token } })).statusCode, 200);
   });
 });
