@@ -96,6 +96,13 @@ async function b1(dataDir) {
     rows.push(['B1 check (HCX token) / bare', hcx.rps / base.rps, '>= 0.85', `${fmt(hcx.rps)} vs ${fmt(base.rps)} req/s; p50 ${hcx.p50}/${base.p50} ms; p99 ${hcx.p99}/${base.p99} ms; CPU ${fmt(hcx.cpuUs, 1)}/${fmt(base.cpuUs, 1)} µs/req`]);
     rows.push(['B1 check (LXCA cookie) / bare', lxca.rps / base.rps, '>= 0.85', `${fmt(lxca.rps)} req/s; p50 ${lxca.p50} ms; p99 ${lxca.p99} ms; CPU ${fmt(lxca.cpuUs, 1)} µs/req (GET /sessions: a list query, body ${bodySize} B on HCX)`]);
     rows.push(['B1 check (Redfish X-Auth-Token) / bare', redfish.rps / base.rps, '', `${fmt(redfish.rps)} req/s; p50 ${redfish.p50} ms; p99 ${redfish.p99} ms; CPU ${fmt(redfish.cpuUs, 1)} µs/req (GET of the own Session, body ${rfBody} B, on the fast path)`]);
+    // vCenter's check, GET /api/session, with the same token as vmware-api-session-id (one session store).
+    const vcUrl = `${pc.url}/api/session`;
+    const vcProbe = await fetch(vcUrl, { headers: { 'vmware-api-session-id': token } });
+    const vcBytes = (await vcProbe.arrayBuffer()).byteLength;
+    if (vcProbe.status !== 200) throw new Error(`vCenter check failed: ${vcProbe.status}`);
+    const vc = await load({ url: vcUrl, connections: CONNECTIONS, headers: { 'vmware-api-session-id': token } }, pc.child.pid);
+    rows.push(['B1 check (vCenter session id) / bare', vc.rps / base.rps, '>= 0.85', `${fmt(vc.rps)} req/s; p50 ${vc.p50} ms; p99 ${vc.p99} ms; CPU ${fmt(vc.cpuUs, 1)} µs/req (GET /api/session, body ${vcBytes} B; bare sends ${bodySize} B)`]);
     rows.push(['B1 CPU per request bare / HCX', base.cpuUs / hcx.cpuUs, '', 'server CPU time per request, the measure that ignores the load generator']);
     rows.push([
       'B1 check (HCX) / bare with the security headers',

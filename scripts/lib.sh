@@ -51,6 +51,8 @@ ensure_test_servers() {
   # PostgreSQL and Redis for the shared-store tests: private instances under a temp dir,
   # never the packages' own (Debian may start those on install; the tests do not use them).
   apt_install postgresql redis-server
+  # A real vCenter client for the vCenter dialect's test: VMware's Go SDK (govmomi), built in GOPATH mode.
+  apt_install golang-go golang-github-vmware-govmomi-dev
 }
 
 # Real Redfish clients the suite runs against a live service: DMTF's redfishtool and

@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { redfishConfigSchema } from './config/redfish.js';
 import { clientTestingSchema, isLoopbackHost } from './config/client-testing.js';
+import { vcenterSchema } from './config/vcenter.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
 
@@ -368,6 +369,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     redfish: redfishConfigSchema,
+    vcenter: vcenterSchema(providerRef),
     /** Identity sources besides the built-in accounts; a source is configured when its section is present. */
     identity: z
       .object({
@@ -434,6 +436,7 @@ export const envKeys: Record<string, string[]> = {
   PORTCULLIS_LOG_LEVEL: ['log', 'level'],
   PORTCULLIS_INACTIVITY_TIMEOUT_MINUTES: ['session', 'inactivityTimeoutMinutes'],
   PORTCULLIS_ABSOLUTE_TIMEOUT_MINUTES: ['session', 'absoluteTimeoutMinutes'],
+  PORTCULLIS_VCENTER_PROVIDER: ['vcenter', 'provider'],
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
