@@ -6,6 +6,7 @@ import type { AuditContext, AuditService } from './audit.js';
 import type { SettingsService } from './settings.js';
 import { ACCOUNT_FAILURE_WINDOW_MS } from './sessions.js';
 import { CoreError } from './errors.js';
+import { caseFold, foldName, looksQualified, RESERVED_PREFIXES } from './identity-key.js';
 import { newPasswordProblem, normalizeUsername, usernameProblem } from './input.js';
 import type { Logger } from './logger.js';
 
@@ -61,6 +62,8 @@ export class AccountService {
       random: Random;
       logger: Logger;
       defaults: AccountDefaults;
+      /** `identity.domains` (identity-key.ts foldName): the failure key of a name; default none. */
+      domains?: readonly string[];
     },
   ) {}
 
@@ -70,6 +73,10 @@ export class AccountService {
     const username = normalizeUsername(input.username);
     const pw = newPasswordProblem(input.password, username, (await this.d.settings.get()).MinimumPasswordLength);
     if (pw) throw new CoreError('invalid_input', `password ${pw}`);
+    if (looksQualified(username)) throw new CoreError('invalid_input', `username must not start with an identity source's prefix (${RESERVED_PREFIXES.map((p) => p + ':').join(', ')})`);
+    // Local names are looked up ignoring case (README "Identities"): a name that only differs in case from another account's would be ambiguous.
+    const clash = (await this.d.accounts.listAccounts()).find((a) => a.username !== username && caseFold(a.username) === caseFold(username));
+    if (clash) throw new CoreError('invalid_input', `username differs only in case from an existing account's`);
     const now = this.d.clock.now();
     const account = await this.d.accounts.createAccount(
       {
@@ -169,7 +176,8 @@ export class AccountService {
 
   /** Lifts a lockout (and the failure count) of an account name. Returns whether it was locked. */
   async unlock(username: string, ctx: AuditContext = CLI, by = 'cli'): Promise<boolean> {
-    const name = normalizeUsername(username);
+    // The lock is kept under the folded name, whichever spelling caused it (identity-key.ts).
+    const name = this.failureKey(username);
     const state = await this.d.guard.getLoginFailures('account', name, this.d.clock.now(), ACCOUNT_FAILURE_WINDOW_MS);
     await this.d.guard.clearLoginFailures('account', name);
     this.d.logger.info({ event: 'account.unlock', user: name, wasLocked: state.locked, by }, 'account unlocked');
@@ -179,7 +187,11 @@ export class AccountService {
 
   /** Whether the account name is locked now, and its failure count. */
   lockState(username: string) {
-    return this.d.guard.getLoginFailures('account', normalizeUsername(username), this.d.clock.now(), ACCOUNT_FAILURE_WINDOW_MS);
+    return this.d.guard.getLoginFailures('account', this.failureKey(username), this.d.clock.now(), ACCOUNT_FAILURE_WINDOW_MS);
+  }
+
+  private failureKey(username: string): string {
+    return foldName(normalizeUsername(username), this.d.domains ?? []);
   }
 
   async update(username: string, patch: { roles?: string[]; organizations?: string[]; enterprise?: string }): Promise<Account> {
@@ -202,7 +214,7 @@ export class AccountService {
     await this.d.sessions.deleteSessionsOfUser(a.username);
     await this.d.accounts.deleteAccount(a.username);
     await this.d.accounts.deletePasswordHistory(a.username);
-    await this.d.guard.clearLoginFailures('account', a.username);
+    await this.d.guard.clearLoginFailures('account', this.failureKey(a.username));
     this.d.logger.info({ event: 'account.delete', user: a.username }, 'account deleted');
   }
 
