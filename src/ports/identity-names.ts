@@ -5,15 +5,15 @@
  */
 
 /**
- * Unicode case folding (full, locale-independent) of an NFC string: upper- then
- * lower-casing maps every case variant of a letter to one form (`ß`, `ẞ`, `SS`
+ * Unicode case folding (full, locale-independent) of an NFC string: lower-, upper-
+ * then lower-casing maps every case variant of a letter to one form (`ß`, `ẞ`, `SS`
  * and `ss` → `ss`; `ς`, `Σ` and `σ` → `σ`), like the Unicode CaseFolding table's
  * full mappings; NFC before and after, so composed and decomposed accents agree.
  * It may merge a few names case folding keeps apart (dotless `ı` and `i`): for a
  * failure counter that errs on the side of counting more, never less.
  */
 export function caseFold(s: string): string {
-  return s.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC');
+  return s.normalize('NFC').toLowerCase().toUpperCase().toLowerCase().normalize('NFC');
 }
 
 /**
