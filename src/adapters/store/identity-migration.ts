@@ -8,7 +8,10 @@ import { mergeCounters, migrationFold } from '../../ports/identity-names.js';
  *   local provider always answered with it) and is kept; sessions of every
  *   other source carry the name as typed, which cannot be mapped to the
  *   directory's or the OS's name without asking it: they are ended (their users
- *   log in again once).
+ *   log in again once). A local account named like a qualified identity
+ *   (`ldap:eve`, made before such names were refused) becomes `local:ldap:eve`
+ *   in the SQL stores; Redis ends such a session instead (rewriting its JSON in
+ *   Lua would round its times).
  * - Account failure counters and trusted login sources, kept under typed names,
  *   are re-keyed by {@link migrationFold}; counters that meet under one key are
  *   merged (every failure counted, the earliest run start, the longest lock), so
