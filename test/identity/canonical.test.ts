@@ -151,6 +151,16 @@ for (const layout of LAYOUTS) {
         assert.equal(refusals.at(-1)!.detail.reason, 'account_locked');
       });
 
+      it('counts a failure against the entry the directory found, when the typed name (an e-mail address, no configured domain) folds elsewhere', async () => {
+        await h.close();
+        h = await identityHarness(await layout.overrides(), { 'identity.domains': [], 'identity.ldap.userFilter': '(&(objectClass=inetOrgPerson)(|(uid={username})(mail={username})))' });
+        for (let i = 0; i < 20; i++) await hcx(h, i % 2 ? 'alice@vsphere.local' : 'ALICE', `Wrong-${i}`, { ip: ip(i) });
+        assert.equal((await h.p.accounts.lockState('alice@vsphere.local')).count, 10, 'the typed key counts its own spelling');
+        const state = await h.p.accounts.lockState('alice');
+        assert.deepEqual([state.count, state.locked], [20, true], 'the canonical key counts both');
+        assert.equal((await hcx(h, 'alice@vsphere.local', ALICE_PW, { ip: ip(30) })).statusCode, 401, 'the lock holds through the other spelling');
+      });
+
       it('unlocks every spelling at once, and a successful login resets the one counter', async () => {
         for (let i = 0; i < 5; i++) await hcx(h, ['ALICE', 'alice@vsphere.local'][i % 2]!, 'Wrong-1', { ip: ip(i) });
         assert.equal((await h.p.accounts.lockState('alice')).count, 5);
