@@ -11,7 +11,9 @@ import {
   type AuditRecord,
   type AuditStore,
   type FailureRule,
+  type FailureEntry,
   type FailureScope,
+  type LoginSourceEntry,
   type FailureState,
   type LoginGuardStore,
   type NewAccount,
@@ -173,6 +175,12 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
       ),
       lastSource: db.prepare('SELECT last_success_at FROM login_sources WHERE username = ? AND source = ?').pluck(),
       pruneSources: db.prepare('DELETE FROM login_sources WHERE last_success_at < ?'),
+      listFailures: db.prepare(
+        `SELECT subject, count, first_at, locked_until FROM login_failures
+          WHERE scope = @scope AND (locked_until > @now OR (locked_until = 0 AND first_at + @window > @now))
+          ORDER BY count DESC, subject LIMIT @limit`,
+      ),
+      listSources: db.prepare('SELECT username, source, last_success_at FROM login_sources WHERE last_success_at >= ? ORDER BY last_success_at DESC, username, source LIMIT ?'),
       addHistory: db.prepare('INSERT INTO password_history (username, password_hash, set_at) VALUES (?, ?, ?)'),
       trimHistory: db.prepare(
         `DELETE FROM password_history WHERE username = @username AND seq NOT IN
@@ -394,6 +402,16 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
 
   async lastLoginFromSource(username: string, source: string): Promise<number | null> {
     return (this.q.lastSource.get(username, source) as number | undefined) ?? null;
+  }
+
+  async listLoginFailures(scope: FailureScope, now: number, windowMs: number, limit: number): Promise<FailureEntry[]> {
+    const rows = this.q.listFailures.all({ scope, now, window: windowMs, limit }) as { subject: string; count: number; first_at: number; locked_until: number }[];
+    return rows.map((r) => ({ subject: r.subject, count: r.count, firstAt: r.first_at, locked: r.locked_until > now, lockedUntil: r.locked_until }));
+  }
+
+  async listLoginSources(since: number, limit: number): Promise<LoginSourceEntry[]> {
+    const rows = this.q.listSources.all(since, limit) as { username: string; source: string; last_success_at: number }[];
+    return rows.map((r) => ({ username: r.username, source: r.source, at: r.last_success_at }));
   }
 
   async pruneLoginGuard(now: number, failuresBefore: number, sourcesBefore: number): Promise<number> {
