@@ -236,10 +236,13 @@ export class SessionService {
         await this.refused(username, provider.name, 'forbidden', ctx);
         return { kind: 'forbidden', principal: outcome.principal };
       }
-      // A successful login resets the account's counter (XClarity) and makes this source trusted for the account.
+      // A successful login resets the account's counter (XClarity) and makes this source trusted for the account —
+      // except through a trusted source, which passes the lock anyway: there the counter holds failures from elsewhere,
+      // and resetting them at every login of the owner would give attackers a fresh run of guesses each time (B7 measured
+      // 22 guesses succeeding so, while the owner logged in every second).
       const now = this.d.clock.now();
       await Promise.all([
-        accountState.count > 0 || accountState.locked ? this.d.guard.clearLoginFailures('account', username) : Promise.resolve(false),
+        !trusted && (accountState.count > 0 || accountState.locked) ? this.d.guard.clearLoginFailures('account', username) : Promise.resolve(false),
         // Trust lasts weeks: refreshing it once an hour is enough, and spares most logins a committed write.
         outcome.principal.username === username && lastFromSource !== null && now - lastFromSource < TRUSTED_SOURCE_REFRESH_MS
           ? Promise.resolve()
