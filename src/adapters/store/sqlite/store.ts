@@ -335,7 +335,12 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
 
   async deleteSession(id: string): Promise<boolean> {
     this.forget(id);
-    return this.q.deleteSession.run(id).changes > 0;
+    // Logouts of one turn share the group commit's fsync; forgotten again at the delete, in case a lookup in between
+    // brought the row back into memory.
+    return this.grouped(() => {
+      this.forget(id);
+      return this.q.deleteSession.run(id).changes > 0;
+    });
   }
 
   async deleteSessionsOfUser(username: string): Promise<number> {
@@ -373,14 +378,13 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
   // ---- brute-force bookkeeping ----
 
   async recordLoginFailure(scope: FailureScope, subject: string, now: number, rule: FailureRule): Promise<FailureState & { lockedNow: boolean }> {
-    // One IMMEDIATE transaction: read, count and lock are one step for every connection.
-    return this.db
-      .transaction(() => {
-        const n = nextFailure(this.failureRow(scope, subject), now, rule);
-        this.q.putFailure.run({ scope, subject, count: n.count, first_at: n.firstAt, locked_until: n.lockedUntil });
-        return failureResult(n, now);
-      })
-      .immediate();
+    // Inside the group commit's IMMEDIATE transaction: read, count and lock are one step for every connection, and
+    // the failures of one turn of the event loop share one fsync (a flood's failures were one synchronous fsync each).
+    return this.grouped(() => {
+      const n = nextFailure(this.failureRow(scope, subject), now, rule);
+      this.q.putFailure.run({ scope, subject, count: n.count, first_at: n.firstAt, locked_until: n.lockedUntil });
+      return failureResult(n, now);
+    });
   }
 
   async getLoginFailures(scope: FailureScope, subject: string, now: number, windowMs: number): Promise<FailureState> {
@@ -393,11 +397,11 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
   }
 
   async clearLoginFailures(scope: FailureScope, subject: string): Promise<boolean> {
-    return this.q.clearFailure.run(scope, subject).changes > 0;
+    return this.grouped(() => this.q.clearFailure.run(scope, subject).changes > 0);
   }
 
   async rememberLoginSource(username: string, source: string, at: number): Promise<void> {
-    this.q.rememberSource.run(username, source, at);
+    await this.grouped(() => this.q.rememberSource.run(username, source, at));
   }
 
   async lastLoginFromSource(username: string, source: string): Promise<number | null> {
