@@ -335,12 +335,7 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
 
   async deleteSession(id: string): Promise<boolean> {
     this.forget(id);
-    // Logouts of one turn share the group commit's fsync; forgotten again at the delete, in case a lookup in between
-    // brought the row back into memory.
-    return this.grouped(() => {
-      this.forget(id);
-      return this.q.deleteSession.run(id).changes > 0;
-    });
+    return this.q.deleteSession.run(id).changes > 0;
   }
 
   async deleteSessionsOfUser(username: string): Promise<number> {
