@@ -84,25 +84,27 @@ describe('a flood from many sources', () => {
     // alice logged in from her workstation before the flood.
     assert.equal((await login(h, 'alice', 'Alice-Pass-1', '127.0.9.1')).statusCode, 200);
     const done: string[] = [];
-    const flood = Array.from({ length: 200 }, (_, i) =>
-      login(h, `guess${i}`, `guess-${i}`, `198.51.${100 + (i % 50)}.${1 + (i % 50)}`).then((r) => {
+    const flood = Array.from({ length: 400 }, (_, i) =>
+      login(h, `guess${i}`, `guess-${i}`, `198.51.${100 + (i % 100)}.${1 + (i % 100)}`).then((r) => {
         done.push('attacker');
         return r.statusCode;
       }),
     );
     const queued = () => h.p.sources.inProgress().lanes?.new.queued ?? 0;
-    for (let i = 0; i < 200 && queued() < 100; i++) await new Promise((r) => setTimeout(r, 5));
-    assert.ok(queued() >= 100, `the unknown lane is full of waiters (${queued()})`);
+    const until = performance.now() + 10_000;
+    while (queued() < 100 && performance.now() < until) await new Promise((r) => setTimeout(r, 1));
+    const waiting = queued();
+    assert.ok(waiting >= 100, `the unknown lane is full of waiters (${waiting})`);
     const mine = login(h, 'alice', 'Alice-Pass-1', '127.0.9.1').then((r) => {
       done.push('alice');
       return r.statusCode;
     });
     assert.equal(await mine, 200);
     const codes = await Promise.all(flood);
-    const rank = done.indexOf('alice');
-    // In arrival order she would wait behind every queued attacker; first in her lane, she passes them: at most the
-    // verifications already running and those that end while her request is parsed finish before hers.
-    assert.ok(rank < 25 && done.length - rank > 100, `alice finished after ${rank} of ${codes.length} attackers`);
+    const after = done.length - 1 - done.indexOf('alice');
+    // In arrival order she would wait behind all of them; first in her lane, she passes them: only the verifications
+    // running and those started while her request was parsed end before hers.
+    assert.ok(after >= waiting - 25, `${after} attackers finished after alice, of ${waiting} waiting when she arrived`);
     assert.ok(codes.every((c) => c === 401 || c === 503));
   });
 
@@ -175,7 +177,7 @@ describe('a refused connection is read again only after its Retry-After', () => 
     const [held, other] = await Promise.all([refused.send(undefined), c.send(undefined)]);
     assert.equal(held.status, 401, 'the held request is answered, not dropped');
     assert.ok(other.at - t0 < 500, `another connection is not held (${(other.at - t0).toFixed(0)} ms)`);
-    assert.ok(held.at - refusedAt >= 900, `the next request on the refused connection waited ${(held.at - refusedAt).toFixed(0)} ms`);
+    assert.ok(held.at - refusedAt >= 800, `the next request on the refused connection waited ${(held.at - refusedAt).toFixed(0)} ms`);
     [a, b, c].forEach((x) => x.close());
   });
 });
