@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { metricsSchema } from './config/metrics.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
 
@@ -367,6 +368,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    metrics: metricsSchema,
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -414,6 +416,7 @@ export const envKeys: Record<string, string[]> = {
   PORTCULLIS_TLS_KEY: ['tls', 'keyFile'],
   PORTCULLIS_TRUST_PROXY: ['trustProxy'],
   PORTCULLIS_LOG_LEVEL: ['log', 'level'],
+  PORTCULLIS_METRICS_PORT: ['metrics', 'port'],
   PORTCULLIS_INACTIVITY_TIMEOUT_MINUTES: ['session', 'inactivityTimeoutMinutes'],
   PORTCULLIS_ABSOLUTE_TIMEOUT_MINUTES: ['session', 'absoluteTimeoutMinutes'],
 };

@@ -9,6 +9,7 @@ import { buildApp } from './http/app.js';
 import type { Portcullis } from './service.js';
 import type { BackendHealth } from './adapters/store/open.js';
 import { tlsMaterial } from './tls.js';
+import { startMetrics, type MetricsHandle } from './metrics/start.js';
 
 export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
   // The admin API first: the last dialect answers for paths no one owns.
@@ -55,6 +56,8 @@ function registerHealth(app: FastifyInstance, p: Portcullis, logger: Logger): vo
 export interface RunningServer {
   app: FastifyInstance;
   url: string;
+  /** The scrape URL when metrics are enabled. */
+  metricsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -63,6 +66,7 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
   const { config } = p;
   const tls = await tlsMaterial(config, logger);
   await p.local.warmUp();
+  const metricsHandle: MetricsHandle | undefined = config.metrics.enabled ? await startMetrics(p, logger) : undefined;
   const app = createApp(p, logger, tls);
   const sweep = setInterval(() => {
     p.sweep().catch((e: unknown) => logger.warn({ event: 'session.sweep_failed', err: String(e) }, 'sweep failed'));
@@ -91,9 +95,11 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
   return {
     app,
     url,
+    ...(metricsHandle ? { metricsUrl: metricsHandle.url } : {}),
     async stop() {
       clearInterval(sweep);
       await app.close();
+      await metricsHandle?.close();
     },
   };
 }

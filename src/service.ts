@@ -27,6 +27,8 @@ export interface Portcullis {
   /** Every identity provider (local, pam, ldap, chains), as configured. */
   identity: IdentitySources;
   clock: Clock;
+  /** The password hashing's admission (its queue and limit, for the metrics). */
+  hashing: { stats(): { limit: number; inFlight: number; queued: number; refused: number } };
   isAdministrator(roles: readonly string[]): boolean;
   /** Off the request path: deletes expired sessions (audited), audit events past retention, stale failure counters and login sources. */
   sweep(): Promise<{ sessions: number; audit: number; guard: number }>;
@@ -124,6 +126,7 @@ export async function openPortcullis(
     local,
     identity,
     clock,
+    hashing: hasher.admission,
     isAdministrator: (roles) => roles.some((r) => adminRoles.has(r)),
     async sweep() {
       const now = clock.now();

@@ -1,3 +1,4 @@
+import { metrics } from '../ports/metrics.js';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { CoreError } from './errors.js';
 
@@ -226,7 +227,10 @@ export class AdmissionController {
     const now = this.o.now();
     this.lastActivity = now;
     this.wake();
-    if (this.inFlight < this.current && this.queue.length === 0) return this.start(task, now);
+    if (this.inFlight < this.current && this.queue.length === 0) {
+      metrics().hashWait(0);
+      return this.start(task, now);
+    }
     this.saturated = true;
     if (this.queue.length >= this.o.maxQueue || this.expectedWaitMs(this.queue.length + 1) > this.o.maxWaitMs) {
       this.refused++;
@@ -317,6 +321,7 @@ export class AdmissionController {
         w.reject(new CoreError('busy'));
         continue;
       }
+      metrics().hashWait((now - w.since) / 1000);
       this.start(w.task, now).then(w.resolve, w.reject);
     }
   }

@@ -29,7 +29,11 @@ export interface DialectDeps {
 export interface FastRoute {
   method: 'GET';
   path: string;
-  /** The 200 body (an object, or its JSON text), or undefined to hand the request to Fastify. */
+  /**
+   * The 200 body (an object, or its JSON text), or undefined to hand the request to Fastify.
+   * Check the session with `sessions.authenticate(token, touch, null)`: the fast path counts
+   * the checks it answers, the route the ones handed on (so none is counted twice).
+   */
   answer(req: IncomingMessage, requestId: string): Promise<object | string | undefined>;
 }
 

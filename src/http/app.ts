@@ -6,6 +6,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest }
 import { isCoreError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Dialect, DialectDeps } from '../dialects/types.js';
+import { metrics, type RouteObserver } from '../ports/metrics.js';
 import { securityHeaders, sendProblem, type DialectRenderer, type Problem } from './common.js';
 
 declare module 'fastify' {
@@ -76,6 +77,16 @@ export function buildApp(opts: AppOptions): FastifyInstance {
    * route, which renders it. Same headers, same body as the route.
    */
   const fast = new Map(dialects.flatMap((d) => d.fastRoutes ?? []).map((r) => [`${r.method} ${r.path}`, r]));
+  const fastDialect = new Map(dialects.flatMap((d) => (d.fastRoutes ?? []).map((r) => [r, d.name] as const)));
+  const fastObservers = new Map<object, RouteObserver>();
+  // Latency recorders, one per route family (dialect, route pattern, method): looked up once, then kept.
+  const observers = new Map<string, RouteObserver>();
+  const observer = (dialect: string, route: string, method: string): RouteObserver => {
+    const key = `${dialect} ${method} ${route}`;
+    let o = observers.get(key);
+    if (!o) observers.set(key, (o = metrics().route(dialect, route, method)));
+    return o;
+  };
   const fastStats = { answered: 0, handedOn: 0 };
   const fastHeaders = Object.entries({ ...headers, 'content-type': 'application/json; charset=utf-8' }).flat();
   const fastPath = (handler: (req: IncomingMessage, res: ServerResponse) => void) => (req: IncomingMessage, res: ServerResponse) => {
@@ -88,6 +99,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     ) {
       return handler(req, res);
     }
+    const started = performance.now();
     route.answer(req, randomUUID()).then(
       (body) => {
         if (body === undefined) {
@@ -98,6 +110,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         const json = typeof body === 'string' ? body : JSON.stringify(body);
         res.writeHead(200, [...fastHeaders, 'content-length', String(Buffer.byteLength(json))]);
         res.end(json);
+        let o = fastObservers.get(route);
+        const dialect = fastDialect.get(route) ?? 'other';
+        if (!o) fastObservers.set(route, (o = observer(dialect, route.path, route.method)));
+        o.done(200, (performance.now() - started) / 1000);
+        metrics().sessionCheck(dialect, 'valid'); // the fast route's check is not counted by the core (it may be handed on)
       },
       () => {
         fastStats.handedOn++;
@@ -161,6 +178,14 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     done();
   });
 
+  app.addHook('onResponse', (req, reply, done) => {
+    // Route patterns only (a bounded set); unmatched paths are one family per dialect.
+    const route = req.routeOptions.url ?? 'unmatched';
+    const dialect = req.routeOptions.config?.dialect ?? (route === 'unmatched' ? dialectOfPath(req.url).name : 'service');
+    observer(dialect, route, req.method).done(reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.length > 200 ? `${req.url.slice(0, 200)}…` : req.url;
     return sendProblem(reply, dialectOfPath(req.url), { code: 'no_route', detail: `${req.method} ${path}` });
@@ -186,6 +211,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     } else if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
       problem = { code: 'invalid_input', status: error.statusCode, detail: error.message };
     } else {
+      if (typeof error.code === 'string' && error.code.startsWith('SQLITE_')) metrics().backendError('sqlite', error.code === 'SQLITE_BUSY' ? 'timeout' : 'error');
       logger.error({ event: 'request.error', reqId: req.id, err: error.message, stack: error.stack }, 'unexpected error');
       problem = { code: 'internal' };
     }
