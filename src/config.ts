@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { metricsSchema } from './config/metrics.js';
+import { lifecycleSchema } from './config/lifecycle.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
 
@@ -369,6 +370,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     metrics: metricsSchema,
+    lifecycle: lifecycleSchema,
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -90,6 +90,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const fastStats = { answered: 0, handedOn: 0 };
   const fastHeaders = Object.entries({ ...headers, 'content-type': 'application/json; charset=utf-8' }).flat();
   const fastPath = (handler: (req: IncomingMessage, res: ServerResponse) => void) => (req: IncomingMessage, res: ServerResponse) => {
+    // Stopping (the server no longer listens): answer, then close the connection.
+    if (!server.listening) res.shouldKeepAlive = false;
     const route = fast.size > 0 ? fast.get(`${req.method} ${req.url}`) : undefined;
     if (
       !route ||
@@ -123,13 +125,16 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     );
   };
 
+  let server: Server;
   const app = Fastify<Server>({
     logger: false, // Fastify's per-request child loggers cost ~14 µs a request; we log what matters ourselves.
     bodyLimit: http.bodyLimitBytes,
     trustProxy: deps.config.trustProxy,
     genReqId: () => randomUUID(),
-    return503OnClosing: true,
-    forceCloseConnections: true,
+    // A graceful stop answers what arrives on open connections (with Connection: close), closes idle ones at once,
+    // and lets the caller bound the wait (see RunningServer.stop); Fastify's own 503 body is not any dialect's envelope.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     schemaErrorFormatter: (errors, dataVar) => new Error(describeValidation(errors as AjvError[], dataVar)),
     serverFactory: (handler) => {
@@ -137,7 +142,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       // the onRequest hook enforces the configured limit with the route known.
       const serverOptions = { maxHeaderSize: hardHeaderLimit(http.maxHeaderBytes), requestTimeout: http.requestTimeoutMs, headersTimeout: Math.min(http.requestTimeoutMs, 20000) };
       const serve = fastPath(handler);
-      const server: Server = opts.tls
+      server = opts.tls
         ? createHttpsServer({ ...serverOptions, key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' }, serve)
         : createHttpServer(serverOptions, serve);
       return server;
