@@ -11,7 +11,7 @@ import type { BackendHealth } from './adapters/store/open.js';
 import { tlsFiles, tlsMaterial } from './tls.js';
 import type { Server as HttpsServer } from 'node:https';
 import { tlsReloader, type TlsReloader } from './runtime/tls-reload.js';
-import { startMetrics, type MetricsHandle } from './metrics/start.js';
+import type { MetricsHandle } from './metrics/start.js';
 
 export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
   // The admin API first: the last dialect answers for paths no one owns.
@@ -75,7 +75,9 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
   const { config } = p;
   const tls = await tlsMaterial(config, logger);
   await p.local.warmUp();
-  const metricsHandle: MetricsHandle | undefined = config.metrics.enabled ? await startMetrics(p, logger) : undefined;
+  const metricsHandle: MetricsHandle | undefined = config.metrics.enabled
+    ? await (await import('./metrics/start.js')).startMetrics(p, logger) // prom-client is loaded only when metrics are on
+    : undefined;
   const app = createApp(p, logger, tls);
   const sweep = setInterval(() => {
     p.sweep().catch((e: unknown) => logger.warn({ event: 'session.sweep_failed', err: String(e) }, 'sweep failed'));
