@@ -114,7 +114,7 @@ export function program(): Command {
       const p = await openPortcullis(config, logger);
       const server = await startServer(p, logger, (line) => process.stdout.write(line + '\n'));
       process.stdout.write(`Portcullis is serving on ${server.url} (data in ${config.dataDir})\n`);
-      handleSignals({ config, server, logger, readConfig: () => configFrom(cmd, overrides), closeRest: () => p.close() });
+      handleSignals({ config, server, logger, readConfig: () => configFrom(cmd, overrides), closeRest: () => p.close(), onHangup: () => p.auditSink?.reopen?.() });
     });
 
   const user = root.command('user').description('manage local accounts');

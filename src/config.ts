@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { metricsSchema } from './config/metrics.js';
 import { lifecycleSchema } from './config/lifecycle.js';
+import { auditSinksSchema } from './config/audit-sinks.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
 
@@ -371,6 +372,7 @@ export const configSchema = z
       .prefault({}),
     metrics: metricsSchema,
     lifecycle: lifecycleSchema,
+    auditSinks: auditSinksSchema,
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

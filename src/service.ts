@@ -11,6 +11,8 @@ import { ConfigError } from './config.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import { buildIdentitySources, type IdentitySources } from './identity/build.js';
 import { cryptoRandom, type Random } from './ports/random.js';
+import { openAuditSinks } from './audit-sinks/index.js';
+import type { AuditSink } from './ports/audit-sink.js';
 
 export { DATABASE_FILE } from './adapters/store/open.js';
 
@@ -23,6 +25,8 @@ export interface Portcullis {
   accounts: AccountService;
   settings: SettingsService;
   audit: AuditService;
+  /** Where audit events go besides the audit table (config auditSinks), if anywhere. */
+  auditSink: AuditSink | undefined;
   local: LocalAccountsProvider;
   /** Every identity provider (local, pam, ldap, chains), as configured. */
   identity: IdentitySources;
@@ -77,7 +81,15 @@ export async function openPortcullis(
     throw new ConfigError(`invalid configuration: accountSettings: ${problem}`);
   }
   const settings = new SettingsService(durable, defaults, clock);
-  const audit = new AuditService(durable, clock, logger);
+  let auditSink: AuditSink | undefined;
+  try {
+    auditSink = openAuditSinks(config.auditSinks, logger);
+  } catch (e) {
+    identity.close();
+    await stores.close();
+    throw new ConfigError(`invalid configuration: ${(e as Error).message}`);
+  }
+  const audit = new AuditService(durable, clock, logger, auditSink);
   const sessions = new SessionService({
     sessions: hot,
     accounts: durable,
@@ -123,6 +135,7 @@ export async function openPortcullis(
     accounts,
     settings,
     audit,
+    auditSink,
     local,
     identity,
     clock,
@@ -140,6 +153,7 @@ export async function openPortcullis(
     close: async () => {
       identity.close();
       await stores.close();
+      await auditSink?.close();
     },
   };
 }

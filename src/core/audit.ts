@@ -1,6 +1,7 @@
 import type { Clock } from '../ports/clock.js';
-import type { AuditFilter, AuditRecord, AuditStore } from '../ports/store.js';
+import type { AuditEvent, AuditFilter, AuditRecord, AuditStore } from '../ports/store.js';
 import type { Logger } from './logger.js';
+import type { AuditSink } from '../ports/audit-sink.js';
 
 /** Who asked, as the audit records it. */
 export interface AuditContext {
@@ -37,20 +38,16 @@ export class AuditService {
     private readonly store: AuditStore,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** Also sent each event (syslog, JSON lines); never waited for. */
+    private readonly sink?: AuditSink,
   ) {}
 
   async record(kind: AuditKind, ctx: AuditContext | undefined, username: string, detail: AuditRecord['detail'] = {}): Promise<void> {
     const c = ctx ?? SYSTEM;
+    const event: AuditEvent = { at: this.clock.now(), kind, username, clientAddress: c.clientAddress, dialect: c.dialect, requestId: c.requestId, detail };
+    this.sink?.emit(event);
     try {
-      await this.store.appendAudit({
-        at: this.clock.now(),
-        kind,
-        username,
-        clientAddress: c.clientAddress,
-        dialect: c.dialect,
-        requestId: c.requestId,
-        detail,
-      });
+      await this.store.appendAudit(event);
     } catch (e) {
       this.logger.error({ event: 'audit.write_failed', kind, user: username, err: e instanceof Error ? e.message : String(e) }, 'could not write the audit trail');
     }

@@ -64,6 +64,8 @@ export function handleSignals(opts: {
   readConfig: () => Config;
   /** After the server stopped: flush and close the stores (Portcullis.close) and anything else. */
   closeRest: () => Promise<void>;
+  /** Also on SIGHUP (e.g. reopen the audit files after rotation). */
+  onHangup?: () => void;
   exit?: (code: number) => void;
 }): void {
   const exit = opts.exit ?? ((code: number) => process.exit(code));
@@ -104,6 +106,8 @@ export function handleSignals(opts: {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
-    if (!stopping) reload({ config: opts.config, server: opts.server, logger }, opts.readConfig);
+    if (stopping) return;
+    opts.onHangup?.();
+    reload({ config: opts.config, server: opts.server, logger }, opts.readConfig);
   });
 }
