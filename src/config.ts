@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { metricsSchema } from './config/metrics.js';
 import { lifecycleSchema } from './config/lifecycle.js';
 import { auditSinksSchema } from './config/audit-sinks.js';
+import { clientTestingSchema, isLoopbackHost } from './config/client-testing.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
 
@@ -265,7 +266,7 @@ export const configSchema = z
       .prefault({}),
     /**
      * The account policy's starting values, with XClarity's names and units (see
-     * README "Account settings"). Values changed through PUT /userAccountSettings or
+     * docs/account-policy.md "Account settings"). Values changed through PUT /userAccountSettings or
      * `portcullis settings set` are stored in the database and win over these.
      * InactivityTimeout, SessionLifetime and MinimumPasswordLength come from
      * session.inactivityTimeoutMinutes, session.absoluteTimeoutMinutes and accounts.minPasswordLength.
@@ -359,6 +360,12 @@ export const configSchema = z
           .default('JSESSIONID'),
         /** Roles that may log in through XClarity; "any" = at least one role. */
         allowedRoles: z.union([z.literal('any'), roleList.min(1)]).default('any'),
+        /**
+         * Status of a refused `POST /sessions` (wrong password, unknown, locked or disabled user).
+         * 403 by default: Lenovo's own clients (the xclarity_client gem, pylxca) read 403 as "bad
+         * credentials" and any other status as "connection failed". 401 for clients written to RFC 7235.
+         */
+        failedLoginStatus: z.union([z.literal(401), z.literal(403)]).default(403),
       })
       .strict()
       .prefault({}),
@@ -379,9 +386,17 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    clientTesting: clientTestingSchema,
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.clientTesting.enabled && !c.clientTesting.allowRemote && !isLoopbackHost(c.listen.host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clientTesting', 'enabled'],
+        message: `client-testing mode lets any caller inject faults; it needs a loopback listen address (listen.host is ${c.listen.host}) or clientTesting.allowRemote: true`,
+      });
+    }
     const sessions = c.sessions ?? c.store;
     if (c.store === 'sqlite' && sessions !== 'sqlite') {
       ctx.addIssue({ code: 'custom', path: ['sessions'], message: `sessions: ${sessions} needs store: postgres (nodes that share sessions must share accounts)` });
@@ -414,6 +429,7 @@ export const envKeys: Record<string, string[]> = {
   PORTCULLIS_POSTGRES_URL: ['postgres', 'url'],
   PORTCULLIS_REDIS_URL: ['redis', 'url'],
   PORTCULLIS_HOST: ['listen', 'host'],
+  PORTCULLIS_CLIENT_TESTING: ['clientTesting', 'enabled'],
   PORTCULLIS_PORT: ['listen', 'port'],
   PORTCULLIS_PLAIN_HTTP: ['tls', 'disabled'],
   PORTCULLIS_TLS_CERT: ['tls', 'certFile'],

@@ -8,10 +8,14 @@ import type { Dialect, DialectDeps } from './dialects/types.js';
 import { buildApp } from './http/app.js';
 import type { Portcullis } from './service.js';
 import type { BackendHealth } from './adapters/store/open.js';
-import { tlsFiles, tlsMaterial } from './tls.js';
 import type { Server as HttpsServer } from 'node:https';
 import { tlsReloader, type TlsReloader } from './runtime/tls-reload.js';
 import type { MetricsHandle } from './metrics/start.js';
+import { tlsFiles, tlsMaterial } from './tls.js';
+import { TESTING_PREFIX, newControlToken, registerClientTesting } from './testing/http.js';
+import { writeControlFile } from './testing/control-file.js';
+import { Recorder } from './testing/recorder.js';
+import { loadScenario } from './testing/scenario.js';
 
 export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
   // The admin API first: the last dialect answers for paths no one owns.
@@ -22,9 +26,20 @@ export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
 }
 
 /** Assembles the HTTP app on a Portcullis core: the shared piece of `serve` and the tests. */
-export function createApp(p: Portcullis, logger: Logger, tls?: { key: string; cert: string }): FastifyInstance {
+export function createApp(p: Portcullis, logger: Logger, tls?: { key: string; cert: string }, testing?: { controlToken: string; recorder?: Recorder | undefined }): FastifyInstance {
   const deps: DialectDeps = { sessions: p.sessions, accounts: p.accounts, settings: p.settings, audit: p.audit, config: p.config, clock: p.clock, isAdministrator: p.isAdministrator };
-  const app = buildApp({ deps, dialects: enabledDialects(p.config, deps), logger, tls });
+  const app = buildApp({ deps, dialects: enabledDialects(p.config, deps), logger, tls, fastPath: !p.testing });
+  if (p.testing) {
+    registerClientTesting(app, {
+      testing: p.testing,
+      sessions: p.sessions,
+      config: p.config,
+      recorder: testing?.recorder,
+      isAdministrator: p.isAdministrator,
+      rendererFor: (req) => app.rendererFor(req),
+      controlToken: testing?.controlToken ?? newControlToken(),
+    });
+  }
   registerHealth(app, p, logger);
   return app;
 }
@@ -51,8 +66,20 @@ function registerHealth(app: FastifyInstance, p: Portcullis, logger: Logger): vo
       status: ready ? 'ready' : 'not ready',
       store: p.stores.kind,
       backends: backends.map((b) => ({ backend: b.backend, ok: b.ok })),
+      ...(p.testing && { clientTesting: true }),
     });
   });
+}
+
+/** Client-testing mode at start: the control token, the scenario (validated before listening) and the recorder. */
+function startClientTesting(p: Portcullis, logger: Logger): { controlToken: string; recorder: Recorder | undefined } {
+  const cfg = p.config.clientTesting;
+  if (cfg.scenario) {
+    const scenario = loadScenario(cfg.scenario);
+    p.testing!.load(scenario);
+    logger.info({ event: 'testing.scenario_loaded', file: cfg.scenario, steps: scenario.steps.length }, 'scenario loaded');
+  }
+  return { controlToken: newControlToken(), recorder: cfg.record ? new Recorder(cfg.record) : undefined };
 }
 
 export interface RunningServer {
@@ -78,7 +105,8 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
   const metricsHandle: MetricsHandle | undefined = config.metrics.enabled
     ? await (await import('./metrics/start.js')).startMetrics(p, logger) // prom-client is loaded only when metrics are on
     : undefined;
-  const app = createApp(p, logger, tls);
+  const testing = p.testing ? startClientTesting(p, logger) : undefined;
+  const app = createApp(p, logger, tls, testing);
   const sweep = setInterval(() => {
     p.sweep().catch((e: unknown) => logger.warn({ event: 'session.sweep_failed', err: String(e) }, 'sweep failed'));
   }, config.session.sweepIntervalSeconds * 1000);
@@ -104,6 +132,20 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
   const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
   const reloader = tls ? tlsReloader(app.server as unknown as HttpsServer, tlsFiles(config), tls, logger, { watch: config.lifecycle.watchTls }) : undefined;
   logger.info({ event: 'server.listening', url, dataDir: config.dataDir, tls: Boolean(tls) }, 'portcullis is serving');
+  if (testing) {
+    const file = writeControlFile(config.dataDir, url, testing.controlToken, tls?.cert);
+    out(
+      [
+        '',
+        '*** CLIENT-TESTING MODE: fault rules, session controls and a clock offset are ON. Never run this in production. ***',
+        `    controls: ${url}${TESTING_PREFIX} (an administrator's session, or the control token in ${file})`,
+        ...(config.clientTesting.scenario ? [`    scenario: ${config.clientTesting.scenario}`] : []),
+        ...(config.clientTesting.record ? [`    recording to: ${config.clientTesting.record} (secrets masked)`] : []),
+        '',
+      ].join('\n'),
+    );
+    logger.warn({ event: 'server.client_testing', url, scenario: config.clientTesting.scenario, record: config.clientTesting.record }, 'client-testing mode is on');
+  }
   return {
     app,
     url,
@@ -123,6 +165,7 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
         clearTimeout(cut);
       }
       await metricsHandle?.close();
+      testing?.recorder?.close();
     },
   };
 }

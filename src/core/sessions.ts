@@ -145,7 +145,7 @@ export class SessionService {
 
   /**
    * Checks credentials against a provider and the role requirement, without making
-   * a session, under the brute-force rules (README "Brute-force defence"):
+   * a session, under the brute-force rules (docs/account-policy.md "Brute-force defence"):
    *
    * - every failure counts against the source address and, while the source is
    *   not throttled, against the account (one atomic store call each);
@@ -438,6 +438,20 @@ export class SessionService {
       await this.d.audit.record('session.expire', undefined, s.username, { session: s.id, dialect: s.dialect });
     }
     return gone.length;
+  }
+
+  /**
+   * Ends a live session now the way expiry ends it (deleted, audited as
+   * `session.expire`), for client-testing mode: every dialect then answers its
+   * token as it answers an expired one. Returns whether it was still there.
+   */
+  async expireNow(s: SessionRecord, detail: { cause: string; kind: string }): Promise<boolean> {
+    const deleted = await this.d.sessions.deleteSession(s.id);
+    if (deleted) {
+      this.d.logger.info({ event: 'session.expire', session: s.id, user: s.username, ...detail }, 'session expired');
+      await this.d.audit.record('session.expire', undefined, s.username, { session: s.id, dialect: s.dialect, ...detail });
+    }
+    return deleted;
   }
 
   private endExpired(s: SessionRecord): void {

@@ -105,6 +105,8 @@ describe('serve: SIGHUP rereads the log level, SIGTERM stops gracefully', () => 
     assert.match(stderr, /"event":"config\.restart_needed","keys":\["session\.sweepIntervalSeconds"\]/);
     assert.match(stderr, /"event":"log\.level_changed","from":"warn","to":"info"/);
     assert.ok('status' in (await login()));
+    const logged = Date.now() + 5000;
+    while (!stderr.includes('"event":"login.success"') && Date.now() < logged) await new Promise((r) => setTimeout(r, 50));
     assert.match(stderr, /"event":"login\.success"/, 'info lines are logged now');
 
     // Sessions to check under load.
