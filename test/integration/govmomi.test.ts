@@ -187,6 +187,13 @@ describe('govmomi vapi/rest against portcullis serve (HTTPS, verified certificat
     assert.equal(check.steps[0]!.loggedIn, true);
 
     assert.match(runCli(configFile, ['session', 'revoke', own.id]), /ended/);
+    // Another process's write reaches the server's hot sessions within the SQLite store's coherence interval (100 ms);
+    // on a loaded machine its timer may run late, so wait (bounded) until the server has seen it.
+    const deadline = Date.now() + 3000;
+    while ((await call(`${url}/api/session`, caPem, { headers: { 'vmware-api-session-id': token } })).status === 200) {
+      assert.ok(Date.now() < deadline, 'the CLI revocation reached the server within 3 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const after = await govmomi(bin, [...base(), '-session', token, 'check']);
     assert.equal(after.code, 0, JSON.stringify(after.steps) + after.stderr);
     assert.equal(after.steps[0]!.loggedIn, false, 'a session revoked with the CLI is "not logged in" for govmomi');
