@@ -429,3 +429,33 @@ describe('vCenter: busy and unavailable (503 SERVICE_UNAVAILABLE + Retry-After),
     assert.equal((await h.app.inject({ method: 'GET', url: API, headers: { 'vmware-api-session-id': token } })).statusCode, 200);
   });
 });
+
+describe('vCenter user names (names.ts)', () => {
+  it('splits user@domain at the last @ and DOMAIN\\user at the first backslash', async () => {
+    const { splitDomain } = await import('../../src/dialects/vcenter/names.js');
+    assert.deepEqual(splitDomain('a@b@vsphere.local'), { user: 'a@b', domain: 'vsphere.local' });
+    assert.deepEqual(splitDomain('CORP\\a\\b'), { user: 'a\\b', domain: 'CORP' });
+    assert.deepEqual(splitDomain('@vsphere.local'), { user: '@vsphere.local', domain: '' });
+    assert.deepEqual(splitDomain('plain'), { user: 'plain', domain: '' });
+  });
+
+  it('routes a listed domain (ignoring case) to its source without the domain, anything else as typed to the fallback', async () => {
+    const { mapUsername } = await import('../../src/dialects/vcenter/names.js');
+    const domains = { 'vsphere.local': 'local', 'corp.example': 'ldap' };
+    assert.deepEqual(mapUsername('VSPHERE.LOCAL\\admin', 'ldap', domains), { provider: 'local', username: 'admin' });
+    assert.deepEqual(mapUsername('bob@Corp.Example', 'local', domains), { provider: 'ldap', username: 'bob' });
+    assert.deepEqual(mapUsername('bob@other.example', 'ldap', domains), { provider: 'ldap', username: 'bob@other.example' });
+    assert.deepEqual(mapUsername('bob', 'ldap', domains), { provider: 'ldap', username: 'bob' });
+  });
+
+  it('shows a name fully qualified by its source\'s domain, a source-qualified identity under that domain, others as stored', async () => {
+    const { domainDisplay } = await import('../../src/dialects/vcenter/names.js');
+    const show = domainDisplay({ 'vsphere.local': 'local,ldap', 'corp.example': 'ldap' });
+    assert.equal(show('admin', 'local'), 'admin@vsphere.local');
+    assert.equal(show('alice', 'ldap'), 'alice@vsphere.local', 'the first domain whose source it is');
+    assert.equal(show('ldap:alice', 'ldap'), 'alice@vsphere.local');
+    assert.equal(show('pam:root', 'pam'), 'pam:root', 'no domain for pam');
+    assert.equal(show('bob@corp.example', 'ldap'), 'bob@corp.example');
+    assert.equal(show('CORP\\bob', 'ldap'), 'CORP\\bob');
+  });
+});
