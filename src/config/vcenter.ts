@@ -16,7 +16,7 @@ const roleList = z.array(z.string().min(1).max(128)).min(1).max(256);
  * @example
  * vcenter:
  *   provider: ldap                 # names without a domain, and domains not listed below
- *   domains: { vsphere.local: local, corp.example.com: ldap }
+ *   domains: { vsphere.local: local, corp.example.com: ldap }   # or a list: [vsphere.local] (by `provider`)
  */
 export function vcenterSchema(providerRef: z.ZodType<string, string | string[]>) {
   return z
@@ -29,17 +29,23 @@ export function vcenterSchema(providerRef: z.ZodType<string, string | string[]>)
        */
       provider: providerRef.default('ldap'),
       /**
-       * SSO domain (matched ignoring case) → the identity source of its users. A listed domain is
-       * removed from the name before the check: `administrator@vsphere.local` and
-       * `VSPHERE.LOCAL\administrator` are both checked as `administrator`.
+       * SSO domains whose names are checked without the domain: `administrator@vsphere.local` and
+       * `VSPHERE.LOCAL\administrator` are both checked as `administrator`. A list: those domains, by
+       * `provider` (default: vSphere's own `vsphere.local`, as vCenter reads a bare name). A mapping:
+       * domain (matched ignoring case) → the identity source of its users.
        */
       domains: z
-        .record(domainName, providerRef)
-        .default({})
-        .refine((d) => new Set(Object.keys(d).map((k) => k.toLowerCase())).size === Object.keys(d).length, 'must not list a domain twice (domains are matched ignoring case)'),
+        .union([z.array(domainName).max(256), z.record(domainName, providerRef)])
+        .default(['vsphere.local'])
+        .refine((d) => {
+          const names = Array.isArray(d) ? d : Object.keys(d);
+          return new Set(names.map((k) => k.toLowerCase())).size === names.length;
+        }, 'must not list a domain twice (domains are matched ignoring case)'),
       /** Roles that may use the vCenter API; others get 403 UNAUTHORIZED. */
       allowedRoles: z.union([z.literal('any'), roleList]).default(['System Administrator', 'Enterprise Administrator', 'Appliance Administrator']),
     })
     .strict()
+    // A list of domains is a mapping of each to `provider`: one shape for the dialect.
+    .transform((c) => ({ ...c, domains: Array.isArray(c.domains) ? Object.fromEntries(c.domains.map((d) => [d, c.provider])) : c.domains }))
     .prefault({});
 }

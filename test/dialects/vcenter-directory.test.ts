@@ -131,20 +131,22 @@ describe('vCenter logins through the directory (vcenter.domains: { vsphere.local
   });
 });
 
-describe('vCenter logins through the directory with the default vcenter section (names passed as typed)', () => {
+describe('vCenter logins through the directory with the default vcenter section', () => {
   let h: Harness;
   before(async () => {
-    h = await harness({ overrides: { 'identity.ldap': ldapConfig({ domains: ['vsphere.local'] }) } });
+    h = await harness({ overrides: { 'identity.ldap': ldapConfig({ domains: ['corp.example'] }) } });
   });
   after(() => h.close());
 
-  it('lets the directory judge the domain (identity.ldap.domains): vsphere.local accepted, another refused', async () => {
-    const ok = await login(h, `alice${AT}vsphere.local`, PEOPLE.alice.password);
-    assert.equal(ok.statusCode, 201, ok.body);
-    // Which name the session carries (as typed, or a canonical identity) is the identity layer's rule, not the dialect's.
-    const get = await h.app.inject({ method: 'GET', url: '/api/session', headers: { 'vmware-api-session-id': JSON.parse(ok.body) as string } });
-    assert.equal(get.statusCode, 200, get.body);
-    assert.match(json(get).user, /alice/);
+  it('reads vsphere.local names as the bare name, and lets the directory judge other domains (identity.ldap.domains)', async () => {
+    for (const typed of [`alice${AT}vsphere.local`, 'VSPHERE.LOCAL\\alice', `alice${AT}corp.example`, 'CORP.EXAMPLE\\alice']) {
+      const ok = await login(h, typed, PEOPLE.alice.password);
+      assert.equal(ok.statusCode, 201, `${typed}: ${ok.body}`);
+      // Which name the session carries (as typed, or a canonical identity) is the identity layer's rule, not the dialect's.
+      const get = await h.app.inject({ method: 'GET', url: '/api/session', headers: { 'vmware-api-session-id': JSON.parse(ok.body) as string } });
+      assert.equal(get.statusCode, 200, get.body);
+      assert.match(json(get).user, /alice/);
+    }
     const bad = await login(h, `alice${AT}other.example`, PEOPLE.alice.password);
     assert.deepEqual(json(bad), API_401);
   });
