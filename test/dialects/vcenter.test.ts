@@ -254,6 +254,20 @@ describe('vCenter dialect: /api/session', () => {
     }
   });
 
+  it('never logs a password, a session id or its hash (after every call above)', async () => {
+    const token = await create();
+    await h.app.inject({ method: 'GET', url: API, headers: { 'vmware-api-session-id': token } });
+    await h.app.inject({ method: 'DELETE', url: API, headers: { 'vmware-api-session-id': token } });
+    await h.app.inject({ method: 'POST', url: API, headers: { authorization: basic(ADMIN.username, 'Wrong-Secret-7') } });
+    const text = h.logger.text();
+    assert.match(text, /"dialect":"vcenter"/, 'the vCenter logins are logged');
+    for (const secret of [ADMIN.password, NEWBIE.password, 'Wrong-Secret-7', token, Buffer.from(`${ADMIN.username}:${ADMIN.password}`).toString('base64')]) {
+      assert.ok(!text.includes(secret), `a secret is in the log: ${secret.slice(0, 4)}…`);
+    }
+    const s = (await h.p.sessions.listSessions({ username: ADMIN.username }))[0]!;
+    assert.ok(!text.includes(s.tokenHash.toString('hex')) && !text.includes(s.tokenHash.toString('base64')), 'no token hash in the log');
+  });
+
   it('uses the directory by default: with none configured a login is 503 SERVICE_UNAVAILABLE, not a 500', async () => {
     const h2 = await harness();
     try {
