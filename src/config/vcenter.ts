@@ -16,36 +16,31 @@ const roleList = z.array(z.string().min(1).max(128)).min(1).max(256);
  * @example
  * vcenter:
  *   provider: ldap                 # names without a domain, and domains not listed below
- *   domains: { vsphere.local: local, corp.example.com: ldap }   # or a list: [vsphere.local] (by `provider`)
+ *   domains: { vsphere.local: local }   # route a domain's users to another source
  */
 export function vcenterSchema(providerRef: z.ZodType<string, string | string[]>) {
   return z
     .object({
       enabled: z.boolean().default(true),
       /**
-       * Identity source for names without a domain and for names whose domain is not in `domains`
-       * (those are passed as typed, so the directory may judge the domain itself). Default: the
-       * directory, like HCX's `vsphere` auth type.
+       * Identity source for every name whose domain is not routed by `domains`, passed as typed:
+       * the directory accepts the domains of `identity.domains`, and the core folds them into one
+       * person's failure key. Default: the directory, like HCX's `vsphere` auth type.
        */
       provider: providerRef.default('ldap'),
       /**
-       * SSO domains whose names are checked without the domain: `administrator@vsphere.local` and
-       * `VSPHERE.LOCAL\administrator` are both checked as `administrator`. A list: those domains, by
-       * `provider` (default: vSphere's own `vsphere.local`, as vCenter reads a bare name). A mapping:
-       * domain (matched ignoring case) → the identity source of its users.
+       * SSO domain (matched ignoring case) → the identity source of its users, for domains whose
+       * users are not `provider`'s: the domain is removed before that source checks the name
+       * (`{ vsphere.local: local }`: `administrator@vsphere.local` is the local `administrator`).
+       * Which domains name one person is `identity.domains` (the one list); this only routes.
        */
       domains: z
-        .union([z.array(domainName).max(256), z.record(domainName, providerRef)])
-        .default(['vsphere.local'])
-        .refine((d) => {
-          const names = Array.isArray(d) ? d : Object.keys(d);
-          return new Set(names.map((k) => k.toLowerCase())).size === names.length;
-        }, 'must not list a domain twice (domains are matched ignoring case)'),
+        .record(domainName, providerRef)
+        .default({})
+        .refine((d) => new Set(Object.keys(d).map((k) => k.toLowerCase())).size === Object.keys(d).length, 'must not list a domain twice (domains are matched ignoring case)'),
       /** Roles that may use the vCenter API; others get 403 UNAUTHORIZED. */
       allowedRoles: z.union([z.literal('any'), roleList]).default(['System Administrator', 'Enterprise Administrator', 'Appliance Administrator']),
     })
     .strict()
-    // A list of domains is a mapping of each to `provider`: one shape for the dialect.
-    .transform((c) => ({ ...c, domains: Array.isArray(c.domains) ? Object.fromEntries(c.domains.map((d) => [d, c.provider])) : c.domains }))
     .prefault({});
 }

@@ -135,22 +135,25 @@ describe('vCenter logins through the directory (vcenter.domains: { vsphere.local
   });
 });
 
-describe('vCenter logins through the directory with the default vcenter section', () => {
+describe('vCenter logins through the directory with the default vcenter section and identity.domains', () => {
   let h: Harness;
   before(async () => {
-    h = await harness({ overrides: { 'identity.ldap': ldapConfig({ domains: ['corp.example'] }) } });
+    h = await harness({ overrides: { 'identity.domains': ['vsphere.local', 'VSPHERE.LOCAL'], 'identity.ldap': ldapConfig({ domains: ['corp.example'] }) } });
   });
   after(() => h.close());
 
-  it('reads vsphere.local names as the bare name, and lets the directory judge other domains (identity.ldap.domains)', async () => {
-    for (const typed of [`alice${AT}vsphere.local`, 'VSPHERE.LOCAL\\alice', `alice${AT}corp.example`, 'CORP.EXAMPLE\\alice']) {
+  it('passes names as typed: the directory accepts the configured domains, all one person, shown under the first domain', async () => {
+    const names = new Set<string>();
+    for (const typed of [`alice${AT}vsphere.local`, 'VSPHERE.LOCAL\\alice', `alice${AT}corp.example`, 'CORP.EXAMPLE\\alice', 'alice']) {
       const ok = await login(h, typed, PEOPLE.alice.password);
       assert.equal(ok.statusCode, 201, `${typed}: ${ok.body}`);
-      // Which name the session carries (as typed, or a canonical identity) is the identity layer's rule, not the dialect's.
-      const get = await h.app.inject({ method: 'GET', url: '/api/session', headers: { 'vmware-api-session-id': JSON.parse(ok.body) as string } });
+      const token = JSON.parse(ok.body) as string;
+      names.add((await h.p.sessions.authenticate(token, false))!.username);
+      const get = await h.app.inject({ method: 'GET', url: '/api/session', headers: { 'vmware-api-session-id': token } });
       assert.equal(get.statusCode, 200, get.body);
-      assert.match(json(get).user, /alice/);
+      assert.equal(json(get).user, `alice${AT}vsphere.local`);
     }
+    assert.equal(names.size, 1, `one identity for every spelling: ${[...names].join(', ')}`);
     const bad = await login(h, `alice${AT}other.example`, PEOPLE.alice.password);
     assert.deepEqual(json(bad), API_401);
   });
