@@ -18,6 +18,7 @@ import { openPortcullis, type Portcullis } from './service.js';
 import { SchemaVersionError } from './adapters/store/sqlite/store.js';
 import { PgSchemaVersionError } from './adapters/store/postgres/store.js';
 import { exportData, importData, ExportFormatError } from './transfer.js';
+import { registerOpenapiCommand } from './cli/openapi.js';
 
 interface GlobalOpts {
   config?: string;
@@ -421,6 +422,7 @@ export function program(): Command {
       });
     });
 
+  registerOpenapiCommand(root);
   return root;
 }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { docsSchema } from './config/docs.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
 
@@ -367,6 +368,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    docs: docsSchema,
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -416,6 +418,7 @@ export const envKeys: Record<string, string[]> = {
   PORTCULLIS_LOG_LEVEL: ['log', 'level'],
   PORTCULLIS_INACTIVITY_TIMEOUT_MINUTES: ['session', 'inactivityTimeoutMinutes'],
   PORTCULLIS_ABSOLUTE_TIMEOUT_MINUTES: ['session', 'absoluteTimeoutMinutes'],
+  PORTCULLIS_DOCS_ACCESS: ['docs', 'access'],
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

@@ -9,6 +9,9 @@ import { buildApp } from './http/app.js';
 import type { Portcullis } from './service.js';
 import type { BackendHealth } from './adapters/store/open.js';
 import { tlsMaterial } from './tls.js';
+import { packageRoot } from './adapters/identity/pam/helper-path.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
   // The admin API first: the last dialect answers for paths no one owns.
@@ -18,10 +21,22 @@ export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
   return list;
 }
 
+/** The package's root and version, for the API documents (read once). */
+const PACKAGE = (() => {
+  const root = packageRoot();
+  let version = '0.0.0';
+  try {
+    if (root) version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    // a damaged package.json only costs the documents their version
+  }
+  return { version, root };
+})();
+
 /** Assembles the HTTP app on a Portcullis core: the shared piece of `serve` and the tests. */
 export function createApp(p: Portcullis, logger: Logger, tls?: { key: string; cert: string }): FastifyInstance {
   const deps: DialectDeps = { sessions: p.sessions, accounts: p.accounts, settings: p.settings, audit: p.audit, config: p.config, clock: p.clock, isAdministrator: p.isAdministrator };
-  const app = buildApp({ deps, dialects: enabledDialects(p.config, deps), logger, tls });
+  const app = buildApp({ deps, dialects: enabledDialects(p.config, deps), logger, tls, packageInfo: PACKAGE });
   registerHealth(app, p, logger);
   return app;
 }

@@ -7,6 +7,8 @@ import { isCoreError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Dialect, DialectDeps } from '../dialects/types.js';
 import { securityHeaders, sendProblem, type DialectRenderer, type Problem } from './common.js';
+import { registerDocs } from './docs.js';
+import { documentOnlySerializer, recordRoutes, type DialectDocInfo } from './openapi.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -25,6 +27,8 @@ export interface AppOptions {
   logger: Logger;
   /** PEM key and certificate; absent = plain HTTP. */
   tls?: { key: string; cert: string } | undefined;
+  /** The package's version (the documents' info.version) and root (where docs/ is). */
+  packageInfo?: { version: string; root: string | undefined };
 }
 
 interface AjvError {
@@ -193,7 +197,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
 
   app.decorate('fastPath', fastStats);
+  // Response schemas document the routes (OpenAPI); the bytes stay the handlers' own (key order, every key).
+  app.setSerializerCompiler(documentOnlySerializer);
+  recordRoutes(app, new Map(dialects.flatMap((d): [string, DialectDocInfo][] => (d.openapi ? [[d.name, d.openapi]] : []))), opts.packageInfo?.version ?? '0.0.0', (path) => dialectOfPath(path).name);
   for (const d of dialects) d.register(app, deps);
+  registerDocs(app, deps, { renderer: byName.get('admin') ?? fallback, packageRoot: opts.packageInfo?.root });
   return app;
 }
 
