@@ -175,6 +175,8 @@ export const problemCodes: readonly ProblemCode[] = [...(Object.keys(errorCodes)
 const MEANING: Record<ProblemCode, string> = {
   ...errorCodes,
   no_route: 'No API at that path for that method.',
+  method_not_allowed: 'The path exists, the method does not (the Allow header lists those that do).',
+  uri_too_long: 'The request line or a path parameter is over its limit.',
   payload_too_large: 'The request body is over http.bodyLimitBytes.',
   unsupported_media_type: 'The request body is not JSON.',
   header_too_large: 'The request head is over http.maxHeaderBytes.',
@@ -186,18 +188,30 @@ const HEADER_DOCS: Record<string, string> = {
   'www-authenticate': 'The authentication scheme the client may use.',
 };
 
+/** How a dialect's error schema is narrowed to the bodies of one status (e.g. its errorCode or message ids), from the rendered bodies. */
+export type NarrowErrors = (bodies: object[]) => Json;
+
 /**
  * The error responses of a route, by status, made by the dialect's own renderer:
  * each status lists the codes that produce it, one rendered example each, and the
  * headers the renderer sends with it (required when every code of the status sends it).
+ * `status` moves a code to another status on this route (as the route renders it);
+ * `narrow` tightens the envelope to what those bodies hold (allOf), so the drift
+ * check sees a code answered with the wrong status.
  */
-export function problemResponses(renderer: DialectRenderer, codes: readonly ProblemCode[], envelope: Json): Record<string, Json> {
+export function problemResponses(
+  renderer: DialectRenderer,
+  codes: readonly ProblemCode[],
+  envelope: Json,
+  opts: { status?: Partial<Record<ProblemCode, number>>; narrow?: NarrowErrors } = {},
+): Record<string, Json> {
   const byStatus = new Map<number, { code: ProblemCode; body: object; headers: Record<string, string> }[]>();
   for (const code of codes) {
-    const { status, body, headers } = renderer.render({ code }, undefined);
-    const list = byStatus.get(status) ?? [];
-    list.push({ code, body, headers: headers ?? {} });
-    byStatus.set(status, list);
+    const status = opts.status?.[code];
+    const r = renderer.render({ code, ...(status !== undefined && { status }) }, undefined);
+    const list = byStatus.get(r.status) ?? [];
+    list.push({ code, body: r.body, headers: r.headers ?? {} });
+    byStatus.set(r.status, list);
   }
   const out: Record<string, Json> = {};
   for (const [status, list] of [...byStatus].sort((a, b) => a[0] - b[0])) {
@@ -217,7 +231,7 @@ export function problemResponses(renderer: DialectRenderer, codes: readonly Prob
       ...(names.length > 0 && { headers }),
       content: {
         'application/json': {
-          schema: envelope,
+          schema: opts.narrow ? { allOf: [envelope, opts.narrow(list.map((e) => e.body))] } : envelope,
           examples: Object.fromEntries(list.map((e) => [e.code, { value: e.body }])),
         },
       },
@@ -226,13 +240,16 @@ export function problemResponses(renderer: DialectRenderer, codes: readonly Prob
   return out;
 }
 
+/** The distinct values, for an enum. */
+export const distinct = <T>(values: T[]): T[] => [...new Set(values)];
+
 /** Header names as clients usually write them: retry-after → Retry-After. */
 function headerName(n: string): string {
   return n.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase()).replace('Www-', 'WWW-');
 }
 
 /** Failures any route can meet: a malformed or oversized request, a store that does not answer, a bug. */
-export const TRANSPORT_PROBLEMS: readonly ProblemCode[] = ['invalid_input', 'payload_too_large', 'unsupported_media_type', 'header_too_large', 'timeout', 'internal', 'unavailable'];
+export const TRANSPORT_PROBLEMS: readonly ProblemCode[] = ['invalid_input', 'uri_too_long', 'payload_too_large', 'unsupported_media_type', 'header_too_large', 'timeout', 'internal', 'unavailable'];
 
 /** A JSON response with its schema and an example. */
 export function jsonResponse(description: string, schema: Json, example?: unknown, headers?: Record<string, Json>): Json {

@@ -1,5 +1,5 @@
 import type { DialectRenderer, ProblemCode } from '../../http/common.js';
-import { TRANSPORT_PROBLEMS, jsonResponse, notUserInputHeader, problemResponses, type DialectDocInfo, type Security } from '../../http/openapi.js';
+import { TRANSPORT_PROBLEMS, distinct, jsonResponse, notUserInputHeader, problemResponses, type DialectDocInfo, type Security } from '../../http/openapi.js';
 import { PASSWORD_CHANGE_EXAMPLES, SETTINGS_BODY_EXAMPLES, SETTINGS_EXAMPLE, settingsSchema } from '../../http/schemas.js';
 
 /** The admin API's schemas for its OpenAPI document (docs/admin-api.md). */
@@ -63,7 +63,8 @@ const eventSchema = {
 } as const;
 
 export function adminDocs(renderer: DialectRenderer) {
-  const errors = (codes: ProblemCode[]) => problemResponses(renderer, [...TRANSPORT_PROBLEMS, ...codes], adminErrorSchema);
+  const narrow = (bodies: object[]) => ({ properties: { error: { properties: { code: { enum: distinct(bodies.map((b) => (b as { error: { code: string } }).error.code)) } } } } });
+  const errors = (codes: ProblemCode[]) => problemResponses(renderer, [...TRANSPORT_PROBLEMS, ...codes], adminErrorSchema, { narrow });
   const token: Security = [{ bearer: [] }, { hcxToken: [] }];
   const any = { security: token, parameters: [notUserInputHeader] };
   const admin: ProblemCode[] = ['invalid_session', 'forbidden', 'password_change_required'];
@@ -88,7 +89,7 @@ export function adminDocs(renderer: DialectRenderer) {
       summary: 'Change the caller\'s own password (allowed to a session that must change it)',
       operationId: 'changeOwnPassword',
       ...any,
-      response: { 200: ok, ...errors(['invalid_session', 'invalid_credentials']) },
+      response: { 200: ok, ...errors(['invalid_session', 'invalid_credentials', 'busy']) },
     },
     sessions: {
       summary: 'Live sessions, of one user or all (administrators)',
@@ -113,7 +114,7 @@ export function adminDocs(renderer: DialectRenderer) {
       summary: 'Reset a user\'s password (administrators); ends the user\'s sessions',
       operationId: 'resetPassword',
       ...any,
-      response: { 200: ok, ...errors([...admin, 'not_found']) },
+      response: { 200: ok, ...errors([...admin, 'not_found', 'busy']) },
     },
     getSettings: { summary: 'The account settings (administrators)', operationId: 'getSettings', ...any, response: { 200: settingsAnswer, ...errors(admin) } },
     putSettings: { summary: 'Change some account settings (administrators)', operationId: 'putSettings', ...any, response: { 200: settingsAnswer, ...errors(admin) } },

@@ -1,6 +1,6 @@
 import type { ProblemCode } from '../../http/common.js';
 import { hcxRenderer } from './envelope.js';
-import { TRANSPORT_PROBLEMS, jsonResponse, notUserInputHeader, problemResponses, type DialectDocInfo, type Security } from '../../http/openapi.js';
+import { TRANSPORT_PROBLEMS, distinct, jsonResponse, notUserInputHeader, problemResponses, type DialectDocInfo, type Security } from '../../http/openapi.js';
 
 /** The HCX dialect's schemas for its OpenAPI document (docs/hcx.md); the seed's examples verbatim (seed 000). */
 
@@ -109,7 +109,8 @@ const SEED_TIME = 1753089693083;
 /** The HCX routes' documentation, by route. */
 export function hcxDocs(authTypes: string[]) {
   const renderer = hcxRenderer(() => SEED_TIME);
-  const errors = (codes: ProblemCode[]) => problemResponses(renderer, [...TRANSPORT_PROBLEMS, ...codes], hcxErrorSchema);
+  const narrow = (bodies: object[]) => ({ properties: { errorCode: { enum: distinct(bodies.map((b) => (b as { errorCode: string }).errorCode)) } } });
+  const errors = (codes: ProblemCode[]) => problemResponses(renderer, [...TRANSPORT_PROBLEMS, ...codes], hcxErrorSchema, { narrow });
   const loginCodes: ProblemCode[] = ['unsupported_auth_type', 'invalid_credentials', 'forbidden', 'too_many_sessions', 'identity_unavailable', 'busy'];
   const callerCodes: ProblemCode[] = ['invalid_session', 'invalid_credentials', 'forbidden', 'password_change_required', 'identity_unavailable', 'busy'];
   const caller = { security: [{ hcxToken: [] }, { basic: [] }] as Security, parameters: [notUserInputHeader] };

@@ -1,5 +1,5 @@
 import type { ProblemCode } from '../../http/common.js';
-import { TRANSPORT_PROBLEMS, jsonResponse, notUserInputHeader, problemResponses, type DialectDocInfo, type Security } from '../../http/openapi.js';
+import { TRANSPORT_PROBLEMS, distinct, jsonResponse, notUserInputHeader, problemResponses, type DialectDocInfo, type Security } from '../../http/openapi.js';
 import { PASSWORD_CHANGE_EXAMPLES, SETTINGS_BODY_EXAMPLES, SETTINGS_EXAMPLE, settingsSchema } from '../../http/schemas.js';
 import { SUCCESS_BODY, lxcaRenderer } from './envelope.js';
 
@@ -118,8 +118,12 @@ const LIST_EXAMPLE = {
 };
 
 /** The XClarity routes' documentation, by route. */
-export function lxcaDocs(sessionCookie: string) {
-  const errors = (codes: ProblemCode[]) => problemResponses(lxcaRenderer, [...TRANSPORT_PROBLEMS, ...codes], lxcaFailureSchema);
+export function lxcaDocs(sessionCookie: string, failedLoginStatus: number) {
+  const narrow = (bodies: object[]) => ({
+    properties: { messages: { items: { properties: { id: { enum: distinct(bodies.map((b) => (b as { messages: { id: string }[] }).messages[0]!.id)) } } } } },
+  });
+  const errors = (codes: ProblemCode[], status?: Partial<Record<ProblemCode, number>>) =>
+    problemResponses(lxcaRenderer, [...TRANSPORT_PROBLEMS, ...codes], lxcaFailureSchema, { narrow, ...(status && { status }) });
   const read: Security = [{ session: [] }];
   const write: Security = [{ session: [], csrf: [] }];
   const done = jsonResponse('The request completed.', successSchema, SUCCESS_BODY);
@@ -148,7 +152,7 @@ export function lxcaDocs(sessionCookie: string) {
         200: jsonResponse('Logged in: the session, with its csrf token.', answer({ type: 'object', required: ['pwChangeRequired', 'session'], additionalProperties: false, properties: { pwChangeRequired: { type: 'boolean' }, session: sessionSchema } }), SEED_LOGIN_EXAMPLE, {
           'Set-Cookie': { description: `The session cookie (${sessionCookie}; HttpOnly, Secure, SameSite=Strict) and the csrf cookie.`, required: true, schema: str },
         }),
-        ...errors(['invalid_credentials', 'forbidden', 'too_many_sessions', 'identity_unavailable', 'busy']),
+        ...errors(['invalid_credentials', 'forbidden', 'too_many_sessions', 'identity_unavailable', 'busy'], { invalid_credentials: failedLoginStatus }),
       },
     },
     list: {
@@ -182,7 +186,7 @@ export function lxcaDocs(sessionCookie: string) {
       operationId: 'changePassword',
       security: write,
       parameters: [notUserInputHeader],
-      response: { 200: done, ...errors(['invalid_session', 'forbidden', 'csrf_mismatch', 'invalid_credentials']) },
+      response: { 200: done, ...errors(['invalid_session', 'forbidden', 'csrf_mismatch', 'invalid_credentials', 'busy']) },
     },
     getSettings: {
       summary: 'The account policy (administrators)',

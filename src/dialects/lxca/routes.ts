@@ -26,7 +26,7 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
   const { sessions, config, clock } = deps;
   const cfg = config.lxca;
   const fail = (reply: FastifyReply, problem: Problem) => sendProblem(reply, lxcaRenderer, problem);
-  const docs = lxcaDocs(cfg.sessionCookie);
+  const docs = lxcaDocs(cfg.sessionCookie, cfg.failedLoginStatus);
   const secure = true; // Behind a TLS-terminating proxy the client still speaks HTTPS.
   const sessionCookieOptions: SerializeOptions = { path: '/', httpOnly: true, secure, sameSite: 'strict' };
   // Scripts copy the csrf cookie into X-Csrf-Token, so it is readable (not HttpOnly) by design.
@@ -96,7 +96,8 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
           { provider: cfg.provider, username: req.body.UserId, password: req.body.password, requiredRoles: cfg.allowedRoles },
           requestContext(req, 'lxca'),
         );
-        if (result.kind === 'invalid_credentials') return fail(reply, { code: 'invalid_credentials' });
+        // The login's own refusal: same body and message id whichever status is configured (see lxca.failedLoginStatus).
+        if (result.kind === 'invalid_credentials') return fail(reply, { code: 'invalid_credentials', status: cfg.failedLoginStatus });
         if (result.kind === 'forbidden') return fail(reply, { code: 'forbidden' });
         if (result.kind === 'too_many_sessions') {
           return fail(reply, { code: 'too_many_sessions', detail: `The limit (MaxConcurrentSessions) is ${result.limit}.` });
