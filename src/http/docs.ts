@@ -30,6 +30,7 @@ export const GUIDE_PAGES: Record<string, string> = {
   identity: 'Identity sources',
   configuration: 'Configuration',
   operations: 'Operations',
+  clients: 'Real clients of each dialect',
   openapi: 'The OpenAPI documents and the drift test',
 };
 

@@ -169,6 +169,18 @@ describe('the drift check', () => {
     const lxcaBody = JSON.stringify({ result: 'failure', messages: [] });
     assert.throws(() => checker.check('GET', '/api/admin/v1/unknown', { statusCode: 404, headers: { 'content-type': 'application/json' }, body: lxcaBody }), /OpenAPI drift — hcx/);
   });
+
+  it('holds the HCX check answered on the fast path (a real socket, before Fastify) to the same document', async () => {
+    const login = await h.app.inject({ method: 'POST', url: '/api/admin/v1/sessions', payload: { username: ADMIN.username, password: ADMIN.password } });
+    await h.app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = h.app.server.address() as { port: number };
+    const answered = h.app.fastPath.answered;
+    const res = await fetch(`http://127.0.0.1:${addr.port}/api/admin/v1/sessions`, { headers: { 'x-hm-authorization': String(login.headers['x-hm-authorization']) } });
+    const body = await res.text();
+    assert.equal(res.status, 200, body);
+    assert.equal(h.app.fastPath.answered, answered + 1, 'answered on the fast path');
+    h.drift.check('GET', '/api/admin/v1/sessions', { statusCode: res.status, headers: Object.fromEntries(res.headers), body });
+  });
 });
 
 describe('GET /docs', () => {
