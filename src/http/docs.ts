@@ -100,7 +100,10 @@ export function registerDocs(app: FastifyInstance, deps: DialectDeps, opts: Docs
     if (!(await allowed(req, reply))) return reply;
     const dialects = app.openapi.dialects();
     const items = dialects
-      .map((d) => `<li><a href="/docs/${d}/openapi.json">${escapeHtml(app.openapi.document(d)?.info ? String((app.openapi.document(d)!.info as { title: string }).title) : d)}</a> (<code>/docs/${d}/openapi.json</code>)</li>`)
+      .map((d) => {
+        const title = String((app.openapi.document(d)?.info as { title?: string } | undefined)?.title ?? d);
+        return `<li><a href="/docs/${d}/openapi.json">${escapeHtml(title)}</a> (<code>/docs/${d}/openapi.json</code>)</li>`;
+      })
       .join('');
     const guides = opts.packageRoot
       ? Object.entries(GUIDE_PAGES)
