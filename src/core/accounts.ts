@@ -177,6 +177,46 @@ export class AccountService {
     return state.locked;
   }
 
+  /**
+   * Locks an account name now, exactly as the brute-force rule would (for
+   * LockoutTime minutes; 0 = until unlocked), whether or not a local account has
+   * that name: directory and PAM users are locked by name too.
+   */
+  async lock(username: string, ctx: AuditContext = CLI, by = 'cli'): Promise<{ lockedUntil: number }> {
+    const name = normalizeUsername(username);
+    const policy = await this.d.settings.get();
+    const state = await this.d.guard.recordLoginFailure('account', name, this.d.clock.now(), {
+      limit: 1,
+      windowMs: ACCOUNT_FAILURE_WINDOW_MS,
+      lockMs: policy.LockoutTime * 60_000,
+    });
+    this.d.logger.info({ event: 'account.lock', user: name, by, lockedUntil: state.lockedUntil }, 'account locked');
+    await this.d.audit.record('account.lock', ctx, name, { by, lockedUntil: state.lockedUntil, lockoutMinutes: policy.LockoutTime });
+    return { lockedUntil: state.lockedUntil };
+  }
+
+  /**
+   * Marks (or clears) "must change password" on a local account and on its live
+   * sessions, so the next call through any dialect meets the forced-change gate.
+   * Returns how many sessions were marked.
+   */
+  async setMustChangePassword(username: string, mustChange: boolean, ctx: AuditContext = CLI, by = 'cli'): Promise<number> {
+    const a = await this.get(username);
+    await this.d.accounts.updateAccount(a.username, { mustChangePassword: mustChange }, this.d.clock.now());
+    let marked = 0;
+    for (const s of await this.d.sessions.listSessions({ username: a.username })) {
+      if (s.mustChangePassword === mustChange) continue;
+      // Sessions are immutable but for lastAccessedAt: replace each with its marked copy (same token, same times).
+      if (await this.d.sessions.deleteSession(s.id)) {
+        await this.d.sessions.createSession({ ...s, mustChangePassword: mustChange });
+        marked++;
+      }
+    }
+    this.d.logger.info({ event: 'account.must_change', user: a.username, mustChange, sessions: marked, by }, 'forced password change set');
+    await this.d.audit.record('password.reset', ctx, a.username, { by, mustChange, passwordKept: true, sessionsMarked: marked });
+    return marked;
+  }
+
   /** Whether the account name is locked now, and its failure count. */
   lockState(username: string) {
     return this.d.guard.getLoginFailures('account', normalizeUsername(username), this.d.clock.now(), ACCOUNT_FAILURE_WINDOW_MS);

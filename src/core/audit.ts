@@ -23,6 +23,7 @@ export const AUDIT_KINDS = [
   'session.expire',
   'session.revoke',
   'settings.change',
+  'testing.control',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 

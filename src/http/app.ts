@@ -15,6 +15,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Requests the fast routes answered, and those they handed to Fastify. */
     fastPath: { answered: number; handedOn: number };
+    /** The dialect whose envelope a request's errors use (its route's, else the path's owner). */
+    rendererFor(req: FastifyRequest): DialectRenderer;
   }
   interface FastifyContextConfig {
     /** Which dialect's envelope this route's errors use. */
@@ -30,6 +32,8 @@ export interface AppOptions {
   tls?: { key: string; cert: string } | undefined;
   /** The package's version (the documents' info.version) and root (where docs/ is). */
   packageInfo?: { version: string; root: string | undefined };
+  /** Serve the dialects' fast routes before Fastify (default true; off when every request must pass the hooks, as in client-testing mode). */
+  fastPath?: boolean;
 }
 
 interface AjvError {
@@ -80,7 +84,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
    * anything else (no or bad token, refusal, store error) goes to the Fastify
    * route, which renders it. Same headers, same body as the route.
    */
-  const fast = new Map(dialects.flatMap((d) => d.fastRoutes ?? []).map((r) => [`${r.method} ${r.path}`, r]));
+  const fast = new Map(opts.fastPath === false ? [] : dialects.flatMap((d) => d.fastRoutes ?? []).map((r) => [`${r.method} ${r.path}`, r]));
   const fastStats = { answered: 0, handedOn: 0 };
   const fastHeaders = Object.entries({ ...headers, 'content-type': 'application/json; charset=utf-8' }).flat();
   const fastPath = (handler: (req: IncomingMessage, res: ServerResponse) => void) => (req: IncomingMessage, res: ServerResponse) => {
@@ -251,6 +255,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // Response schemas document the routes (OpenAPI); the bytes stay the handlers' own (key order, every key).
   app.setSerializerCompiler(documentOnlySerializer);
   recordRoutes(app, new Map(dialects.flatMap((d): [string, DialectDocInfo][] => (d.openapi ? [[d.name, d.openapi]] : []))), opts.packageInfo?.version ?? '0.0.0', (path) => dialectOfPath(path).name);
+  app.decorate('rendererFor', dialectOf);
   for (const d of dialects) d.register(app, deps);
   registerDocs(app, deps, { renderer: byName.get('admin') ?? fallback, packageRoot: opts.packageInfo?.root });
   return app;
