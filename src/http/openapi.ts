@@ -44,6 +44,8 @@ export interface RecordedRoute {
 export interface OpenApiRegistry {
   /** Dialects with a document, in registration order. */
   dialects(): string[];
+  /** Dialects that registered routes but gave no `openapi` header (so have no document): should be none. */
+  undocumented(): string[];
   /** The dialect's OpenAPI 3.1 document, or undefined when the dialect has none. */
   document(dialect: string): Json | undefined;
   /** Routes that belong to no dialect (operational), as method and Fastify path. */
@@ -92,6 +94,7 @@ export function recordRoutes(app: FastifyInstance, info: Map<string, DialectDocI
   const cache = new Map<string, Json>();
   app.decorate('openapi', {
     dialects: () => [...info.keys()].filter((d) => routes.some((r) => r.dialect === d)),
+    undocumented: () => [...new Set(routes.flatMap((r) => (r.dialect !== undefined && !info.has(r.dialect) ? [r.dialect] : [])))],
     document(dialect: string) {
       const i = info.get(dialect);
       if (!i || !routes.some((r) => r.dialect === dialect)) return undefined;

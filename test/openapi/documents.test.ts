@@ -59,47 +59,52 @@ describe('OpenAPI documents', () => {
   });
   after(() => h.close());
 
-  it('has one document per enabled dialect', () => {
-    assert.deepEqual([...h.app.openapi.dialects()].sort(), DIALECTS);
+  it('has a document for every dialect that has routes', () => {
+    assert.deepEqual(h.app.openapi.undocumented(), [], 'give these dialects an `openapi` header and response schemas (docs/openapi.md)');
+    for (const d of DIALECTS) assert.ok(h.app.openapi.dialects().includes(d), d);
   });
 
-  for (const d of DIALECTS) {
-    it(`validates the ${d} document as OpenAPI 3.1`, async () => {
+  // Every document, the dialects added later included (they register themselves: docs/openapi.md).
+  it('validates every document as OpenAPI 3.1', async () => {
+    for (const d of h.app.openapi.dialects()) {
       const v = new Validator();
       const res = await v.validate(docOf(h, d));
-      assert.equal(res.valid, true, JSON.stringify(res.errors, null, 2));
-      assert.equal(v.version, '3.1');
-    });
+      assert.equal(res.valid, true, `${d}: ${JSON.stringify(res.errors, null, 2)}`);
+      assert.equal(v.version, '3.1', d);
+    }
+  });
 
-    it(`gives every ${d} operation a success response, error responses in the dialect's envelope and a summary`, () => {
+  it('gives every operation a summary, a success response, the transport errors and error responses in its dialect\'s envelope', () => {
+    for (const d of h.app.openapi.dialects()) {
       const doc = docOf(h, d);
-      const ops = Object.entries(doc.paths as Record<string, Json>).flatMap(([p, ms]) => Object.entries(ms).map(([m, op]) => [`${m} ${p}`, op as Json] as const));
-      assert.ok(ops.length > 0);
+      const ops = Object.entries(doc.paths as Record<string, Json>).flatMap(([p, ms]) => Object.entries(ms).map(([m, op]) => [`${d}: ${m} ${p}`, op as Json] as const));
+      assert.ok(ops.length > 0, d);
       for (const [at, op] of ops) {
         assert.equal(typeof op.summary, 'string', at);
         const statuses = Object.keys(op.responses);
         assert.ok(statuses.some((s) => s.startsWith('2')), `${at}: no success response`);
         assert.ok(!statuses.includes('default'), `${at}: responses not documented`);
         for (const s of ['400', '413', '415', '431', '500', '503']) assert.ok(statuses.includes(s), `${at}: ${s} missing`);
-        const r503 = op.responses['503'];
-        assert.equal(r503.headers['Retry-After'].required, true, `${at}: 503 without Retry-After`);
+        assert.equal(op.responses['503'].headers['Retry-After'].required, true, `${at}: 503 without Retry-After`);
         for (const s of statuses.filter((x) => Number(x) >= 400)) {
-          assert.deepEqual(op.responses[s].content['application/json'].schema.allOf[0], doc.components.schemas.Error, `${at} ${s}`);
+          const schema = op.responses[s].content['application/json'].schema;
+          assert.deepEqual(schema.allOf?.[0] ?? schema, doc.components.schemas.Error, `${at} ${s}`);
         }
       }
-    });
+    }
+  });
 
-    it(`has ${d} examples that match their own schemas`, () => {
-      const doc = docOf(h, d);
+  it('has examples, each matching its own schema', () => {
+    for (const d of h.app.openapi.dialects()) {
       const ajv = new Ajv2020({ strict: false, allErrors: true });
-      const examples = examplesOf(doc);
-      assert.ok(examples.length > 5, 'examples are documented');
+      const examples = examplesOf(docOf(h, d));
+      assert.ok(examples.length > 5, `${d}: examples are documented`);
       for (const e of examples) {
         const validate = ajv.compile(e.schema);
-        assert.ok(validate(e.value), `${e.where}: ${JSON.stringify(validate.errors)}`);
+        assert.ok(validate(e.value), `${d} ${e.where}: ${JSON.stringify(validate.errors)}`);
       }
-    });
-  }
+    }
+  });
 
   it('refuses a document that is not OpenAPI 3.1 (the validator can fail)', async () => {
     const broken = docOf(h, 'hcx');
