@@ -199,6 +199,7 @@ export type NarrowErrors = (bodies: object[]) => Json;
  * each status lists the codes that produce it, one rendered example each, and the
  * headers the renderer sends with it (required when every code of the status sends it).
  * `status` moves a code to another status on this route (as the route renders it);
+ * `req` is what the renderer sees of the request (a dialect with two envelopes picks one by its URL).
  * `narrow` tightens the envelope to what those bodies hold (allOf), so the drift
  * check sees a code answered with the wrong status.
  */
@@ -206,12 +207,12 @@ export function problemResponses(
   renderer: DialectRenderer,
   codes: readonly ProblemCode[],
   envelope: Json,
-  opts: { status?: Partial<Record<ProblemCode, number>>; narrow?: NarrowErrors } = {},
+  opts: { status?: Partial<Record<ProblemCode, number>>; narrow?: NarrowErrors; req?: { id: string; url?: string } } = {},
 ): Record<string, Json> {
   const byStatus = new Map<number, { code: ProblemCode; body: object; headers: Record<string, string> }[]>();
   for (const code of codes) {
     const status = opts.status?.[code];
-    const r = renderer.render({ code, ...(status !== undefined && { status }) }, undefined);
+    const r = renderer.render({ code, ...(status !== undefined && { status }) }, opts.req);
     const list = byStatus.get(r.status) ?? [];
     list.push({ code, body: r.body, headers: r.headers ?? {} });
     byStatus.set(r.status, list);
