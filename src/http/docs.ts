@@ -25,11 +25,15 @@ const VIEWER_FILES: Record<string, string> = {
 export const GUIDE_PAGES: Record<string, string> = {
   hcx: 'HCX dialect',
   xclarity: 'XClarity dialect',
+  redfish: 'Redfish dialect',
+  vcenter: 'vCenter dialect',
   'admin-api': 'Admin API',
   'account-policy': 'Account policy',
   identity: 'Identity sources',
+  identities: 'Canonical identities',
   configuration: 'Configuration',
   operations: 'Operations',
+  'client-testing': 'Client-testing mode',
   clients: 'Real clients of each dialect',
   openapi: 'The OpenAPI documents and the drift test',
 };

@@ -9,6 +9,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { ADMIN_ROLES, addUser, harness, tempDir, type Harness } from '../helpers.js';
 import { DriftChecker } from './drift.js';
+import { GUIDE_PAGES } from '../../src/http/docs.js';
 
 /*
  * The OpenAPI documents (docs/openapi.md): valid OpenAPI 3.1, examples that match
@@ -251,6 +252,10 @@ describe('GET /docs', () => {
     }
     const nope = await h.app.inject({ method: 'GET', url: '/docs/nope/openapi.json' });
     assert.equal(nope.statusCode, 404);
+    for (const name of Object.keys(GUIDE_PAGES)) {
+      const res = await h.app.inject({ method: 'GET', url: `/docs/guide/${name}.md` });
+      assert.equal(res.statusCode, 200, `docs/${name}.md is linked from /docs`);
+    }
     const page = await h.app.inject({ method: 'GET', url: '/docs/guide/configuration.md' });
     assert.equal(page.statusCode, 200);
     assert.match(page.body, /^\[README\]/);
