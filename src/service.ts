@@ -8,12 +8,16 @@ import type { Config } from './config.js';
 import { AccountService } from './core/accounts.js';
 import type { Logger } from './core/logger.js';
 import { SessionService } from './core/sessions.js';
+import { KnownClients } from './core/admission.js';
+import { SourceService } from './core/sources.js';
 import { AuditService } from './core/audit.js';
 import { SettingsService, settingsProblem, type AccountSettings } from './core/settings.js';
 import { ConfigError } from './config.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import { buildIdentitySources, type IdentitySources } from './identity/build.js';
 import { cryptoRandom, type Random } from './ports/random.js';
+import { openAuditSinks } from './audit-sinks/index.js';
+import type { AuditSink } from './ports/audit-sink.js';
 
 export { DATABASE_FILE } from './adapters/store/open.js';
 
@@ -26,10 +30,20 @@ export interface Portcullis {
   accounts: AccountService;
   settings: SettingsService;
   audit: AuditService;
+  /** Login sources for operators: throttled and refused sources with counts, locked accounts, release. */
+  sources: SourceService;
+  /** The (account, source) pairs known to have logged in, in memory (see {@link Portcullis.loadKnownClients}). */
+  knownClients: KnownClients;
+  /** Loads the store's recent login sources into memory, so returning users are known before they log in again; returns how many. */
+  loadKnownClients(): Promise<number>;
+  /** Where audit events go besides the audit table (config auditSinks), if anywhere. */
+  auditSink: AuditSink | undefined;
   local: LocalAccountsProvider;
   /** Every identity provider (local, pam, ldap, chains), as configured. */
   identity: IdentitySources;
   clock: Clock;
+  /** The password hashing's admission (its queue and limit, for the metrics). */
+  hashing: { stats(): { limit: number; inFlight: number; queued: number; refused: number } };
   isAdministrator(roles: readonly string[]): boolean;
   /** The controls of client-testing mode; undefined unless `clientTesting.enabled`. */
   testing: ClientTesting | undefined;
@@ -59,11 +73,20 @@ export async function openPortcullis(
     {
       ...(a.verifyThreads !== undefined ? { threads: a.verifyThreads } : {}),
       nice: a.nice,
-      admission: { maxQueue: a.maxQueue, maxWaitMs: a.maxWaitMs, targetDelayMs: a.targetDelayMs },
+      admission: {
+        maxQueue: a.maxQueue,
+        maxWaitMs: a.maxWaitMs,
+        targetDelayMs: a.targetDelayMs,
+        perSourceLimit: config.flood.perSourceLogins,
+        perClientLimit: config.flood.perClientLogins,
+        newShare: config.flood.newClientShare,
+      },
     },
   );
-  // Local names: looked up ignoring case (README "Identities"); an account's stored name is its identity.
-  const local = new LocalAccountsProvider(durable, hasher, () => clock.now(), caseFold);
+  // Local names: looked up ignoring case (docs/identities.md); an account's stored name is its identity.
+  // Logins through local accounts are scheduled by the session service (admitted before their store reads, verified in their lane).
+  const local = new LocalAccountsProvider(durable, hasher.scheduled, () => clock.now(), caseFold);
+  const knownClients = new KnownClients(config.flood.knownClients);
 
   // Every provider a dialect names exists; those not set up answer "not configured".
   let identity: IdentitySources;
@@ -83,7 +106,15 @@ export async function openPortcullis(
     throw new ConfigError(`invalid configuration: accountSettings: ${problem}`);
   }
   const settings = new SettingsService(durable, defaults, clock);
-  const audit = new AuditService(durable, clock, logger);
+  let auditSink: AuditSink | undefined;
+  try {
+    auditSink = openAuditSinks(config.auditSinks, logger);
+  } catch (e) {
+    identity.close();
+    await stores.close();
+    throw new ConfigError(`invalid configuration: ${(e as Error).message}`);
+  }
+  const audit = new AuditService(durable, clock, logger, {}, auditSink);
   const sessions = new SessionService({
     sessions: hot,
     accounts: durable,
@@ -98,6 +129,7 @@ export async function openPortcullis(
     identities,
     domains: configuredDomains(config.identity),
     admission: hasher.admission,
+    knownClients,
     clock,
     random,
     logger,
@@ -123,6 +155,12 @@ export async function openPortcullis(
       adminRoles: config.accounts.adminRoles,
     },
   });
+  const bruteForce = {
+    sourceMaxFailures: config.bruteForce.sourceMaxFailures,
+    sourceWindowMs: config.bruteForce.sourceWindowMinutes * 60_000,
+    trustedSourceMs: config.bruteForce.trustedSourceDays * 86_400_000,
+  };
+  const sources = new SourceService({ guard: hot, audit, clock, logger, bruteForce, admission: hasher.admission });
   const adminRoles = new Set(config.accounts.adminRoles);
   const testing = offsetClock
     ? new ClientTesting({ sessions, accounts, audit, clock: offsetClock, logger, maxRules: config.clientTesting.maxRules })
@@ -135,9 +173,19 @@ export async function openPortcullis(
     accounts,
     settings,
     audit,
+    sources,
+    knownClients,
+    async loadKnownClients() {
+      if (knownClients.capacity === 0) return 0;
+      const since = clock.now() - Math.max(1, config.bruteForce.trustedSourceDays) * 86_400_000;
+      knownClients.load(await hot.listLoginSources(since, knownClients.capacity));
+      return knownClients.size;
+    },
+    auditSink,
     local,
     identity,
     clock,
+    hashing: hasher.admission,
     isAdministrator: (roles) => roles.some((r) => adminRoles.has(r)),
     async sweep() {
       const now = clock.now();
@@ -150,8 +198,10 @@ export async function openPortcullis(
     },
     close: async () => {
       testing?.close();
+      await audit.flushRefusals();
       identity.close();
       await stores.close();
+      await auditSink?.close();
     },
   };
 }

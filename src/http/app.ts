@@ -7,9 +7,11 @@ import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { isCoreError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Dialect, DialectDeps } from '../dialects/types.js';
+import { metrics, type RouteObserver } from '../ports/metrics.js';
 import { securityHeaders, sendProblem, TransportError, type DialectRenderer, type Problem } from './common.js';
 import { registerDocs } from './docs.js';
 import { documentOnlySerializer, recordRoutes, type DialectDocInfo } from './openapi.js';
+import { holdReads, limitConnectionsPerSource } from './flood.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -67,6 +69,7 @@ const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request 
 export function buildApp(opts: AppOptions): FastifyInstance {
   const { deps, dialects, logger } = opts;
   const http = deps.config.http;
+  const flood = deps.config.flood;
   const fallback = dialects.find((d) => d.name === 'lxca') ?? dialects[dialects.length - 1];
   if (!fallback) throw new Error('at least one dialect must be enabled');
   const headers = securityHeaders(opts.tls !== undefined);
@@ -90,10 +93,22 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const fastPrefixed = fastRoutes.filter((r) => r.prefix);
   const prefixRoute = (method: string | undefined, url: string | undefined) =>
     url === undefined ? undefined : fastPrefixed.find((r) => r.method === method && url.length > r.path.length && url.startsWith(r.path) && !/[/?#]/.test(url.slice(r.path.length)));
+  const fastDialect = new Map(dialects.flatMap((d) => (d.fastRoutes ?? []).map((r) => [r, d.name] as const)));
+  const fastObservers = new Map<object, RouteObserver>();
+  // Latency recorders, one per route family (dialect, route pattern, method): looked up once, then kept.
+  const observers = new Map<string, RouteObserver>();
+  const observer = (dialect: string, route: string, method: string): RouteObserver => {
+    const key = `${dialect} ${method} ${route}`;
+    let o = observers.get(key);
+    if (!o) observers.set(key, (o = metrics().route(dialect, route, method)));
+    return o;
+  };
   const fastStats = { answered: 0, handedOn: 0 };
   const fastHeaders = Object.entries({ ...headers, 'content-type': 'application/json; charset=utf-8' }).flat();
   const routeHeaders = new Map(fastRoutes.map((r) => [r, [...fastHeaders, ...Object.entries(r.headers ?? {}).flat()]]));
   const fastPath = (handler: (req: IncomingMessage, res: ServerResponse) => void) => (req: IncomingMessage, res: ServerResponse) => {
+    // Stopping (the server no longer listens): answer, then close the connection.
+    if (!server.listening) res.shouldKeepAlive = false;
     (req.socket as PathMemory)[LAST_PATH] = req.url;
     const route = fastRoutes.length > 0 ? (fast.get(`${req.method} ${req.url}`) ?? prefixRoute(req.method, req.url)) : undefined;
     if (
@@ -104,6 +119,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     ) {
       return handler(req, res);
     }
+    const started = performance.now();
     route.answer(req, randomUUID()).then(
       (body) => {
         if (body === undefined) {
@@ -114,6 +130,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         const json = typeof body === 'string' ? body : JSON.stringify(body);
         res.writeHead(200, [...routeHeaders.get(route)!, 'content-length', String(Buffer.byteLength(json))]);
         res.end(json);
+        let o = fastObservers.get(route);
+        const dialect = fastDialect.get(route) ?? 'other';
+        if (!o) fastObservers.set(route, (o = observer(dialect, route.path, route.method)));
+        o.done(200, (performance.now() - started) / 1000);
+        metrics().sessionCheck(dialect, 'valid'); // the fast route's check is not counted by the core (it may be handed on)
       },
       () => {
         fastStats.handedOn++;
@@ -122,12 +143,15 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     );
   };
 
+  let server: Server;
   const app = Fastify<Server>({
     logger: false, // Fastify's per-request child loggers cost ~14 µs a request; we log what matters ourselves.
     bodyLimit: http.bodyLimitBytes,
     trustProxy: deps.config.trustProxy,
     genReqId: () => randomUUID(),
-    return503OnClosing: true,
+    // A graceful stop answers what arrives on open connections (with Connection: close), closes idle ones at once,
+    // and lets the caller bound the wait (see RunningServer.stop); Fastify's own 503 body is not any dialect's envelope.
+    return503OnClosing: false,
     // Longer path parameters are answered 414 in the dialect's envelope (frameworkErrors below), never with Fastify's own body.
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: (error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
@@ -141,7 +165,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
             : { code: 'invalid_input', detail: 'The request is not valid.' };
       return sendProblem(reply, dialectOfPath(req.url), problem);
     },
-    forceCloseConnections: true,
+    forceCloseConnections: 'idle',
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     schemaErrorFormatter: (errors, dataVar) => new Error(describeValidation(errors as AjvError[], dataVar)),
     serverFactory: (handler) => {
@@ -149,9 +173,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       // the onRequest hook enforces the configured limit with the route known.
       const serverOptions = { maxHeaderSize: hardHeaderLimit(http.maxHeaderBytes), requestTimeout: http.requestTimeoutMs, headersTimeout: Math.min(http.requestTimeoutMs, 20000) };
       const serve = fastPath(handler);
-      const server: Server = opts.tls
+      server = opts.tls
         ? createHttpsServer({ ...serverOptions, key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' }, serve)
         : createHttpServer(serverOptions, serve);
+      // Behind a trusted proxy every connection is the proxy's: no per-source connection limit there.
+      if (flood.connectionsPerSource > 0 && !deps.config.trustProxy) limitConnectionsPerSource(server, flood.connectionsPerSource);
       return server;
     },
     clientErrorHandler: (error: Error, socket: Socket) => {
@@ -220,6 +246,14 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     done();
   });
 
+  app.addHook('onResponse', (req, reply, done) => {
+    // Route patterns only (a bounded set); unmatched paths are one family per dialect.
+    const route = req.routeOptions.url ?? 'unmatched';
+    const dialect = req.routeOptions.config?.dialect ?? (route === 'unmatched' ? dialectOfPath(req.url).name : 'service');
+    observer(dialect, route, req.method).done(reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.length > 200 ? `${req.url.slice(0, 200)}…` : req.url;
     const allow = allowedMethods(req.url);
@@ -240,7 +274,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       if (error.code === 'identity_unavailable' || error.code === 'internal' || error.code === 'unavailable') {
         logger.error({ event: 'request.error', reqId: req.id, code: error.code, err: error.message, cause: causeText(error.cause) }, 'request failed');
       }
-      // `busy` is not logged per request: during a login storm that would be thousands of lines a second; the admission controller reports it.
+      // `busy` is not logged per request: during a login storm that would be thousands of lines a second; the audit counts refusals in bulk.
+      // The connection is read again only after the Retry-After it is told: an attacker ignoring it cannot turn refusals into a tight loop.
+      if (error.code === 'busy' && !deps.config.trustProxy) holdReads(req.raw.socket, flood.holdAfterRefusalMs);
     } else if (error.validation) {
       problem = { code: 'invalid_input', detail: error.message };
     } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
@@ -252,6 +288,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     } else if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
       problem = { code: 'invalid_input', status: error.statusCode, detail: error.message };
     } else {
+      if (typeof error.code === 'string' && error.code.startsWith('SQLITE_')) metrics().backendError('sqlite', error.code === 'SQLITE_BUSY' ? 'timeout' : 'error');
       logger.error({ event: 'request.error', reqId: req.id, err: error.message, stack: error.stack }, 'unexpected error');
       problem = { code: 'internal' };
     }
