@@ -4,6 +4,7 @@ import type { Logger } from './core/logger.js';
 import { hcxDialect } from './dialects/hcx/routes.js';
 import { lxcaDialect } from './dialects/lxca/routes.js';
 import { adminDialect } from './dialects/admin/routes.js';
+import { consoleDialect } from './dialects/console/routes.js';
 import type { Dialect, DialectDeps } from './dialects/types.js';
 import { buildApp } from './http/app.js';
 import type { Portcullis } from './service.js';
@@ -15,6 +16,7 @@ export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
   const list: Dialect[] = [adminDialect(deps)];
   if (config.hcx.enabled) list.push(hcxDialect(deps));
   if (config.lxca.enabled) list.push(lxcaDialect(deps));
+  if (config.web.enabled) list.push(consoleDialect(deps));
   return list;
 }
 
