@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { totpSchema } from './config/totp.js';
 import { webSchema } from './config/web.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
@@ -369,6 +370,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     web: webSchema,
+    totp: totpSchema,
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -6,6 +6,7 @@ import { AccountService } from './core/accounts.js';
 import type { Logger } from './core/logger.js';
 import { SessionService } from './core/sessions.js';
 import { AuditService } from './core/audit.js';
+import { SecondFactorService } from './core/second-factor.js';
 import { SettingsService, settingsProblem, type AccountSettings } from './core/settings.js';
 import { ConfigError } from './config.js';
 import { systemClock, type Clock } from './ports/clock.js';
@@ -23,6 +24,7 @@ export interface Portcullis {
   accounts: AccountService;
   settings: SettingsService;
   audit: AuditService;
+  secondFactors: SecondFactorService;
   local: LocalAccountsProvider;
   /** Every identity provider (local, pam, ldap, chains), as configured. */
   identity: IdentitySources;
@@ -76,6 +78,9 @@ export async function openPortcullis(
   }
   const settings = new SettingsService(durable, defaults, clock);
   const audit = new AuditService(durable, clock, logger);
+  const adminRoles = new Set(config.accounts.adminRoles);
+  const isAdministrator = (roles: readonly string[]) => roles.some((r) => adminRoles.has(r));
+  const secondFactors = new SecondFactorService({ store: durable, clock, random, audit, logger, policy: config.totp, isAdministrator });
   const sessions = new SessionService({
     sessions: hot,
     accounts: durable,
@@ -89,6 +94,7 @@ export async function openPortcullis(
     },
     identities,
     admission: hasher.admission,
+    secondFactors,
     clock,
     random,
     logger,
@@ -113,7 +119,6 @@ export async function openPortcullis(
       adminRoles: config.accounts.adminRoles,
     },
   });
-  const adminRoles = new Set(config.accounts.adminRoles);
   return {
     config,
     stores,
@@ -121,10 +126,11 @@ export async function openPortcullis(
     accounts,
     settings,
     audit,
+    secondFactors,
     local,
     identity,
     clock,
-    isAdministrator: (roles) => roles.some((r) => adminRoles.has(r)),
+    isAdministrator,
     async sweep() {
       const now = clock.now();
       const day = 86_400_000;

@@ -23,6 +23,9 @@ export const AUDIT_KINDS = [
   'session.expire',
   'session.revoke',
   'settings.change',
+  'totp.enable',
+  'totp.reset',
+  'totp.recovery_used',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 

@@ -6,6 +6,7 @@ import { sessionChecks, type ActivityMeter, type AdmissionController } from './a
 import type { AuditService } from './audit.js';
 import type { AccountSettings, SettingsService } from './settings.js';
 import { CoreError } from './errors.js';
+import { splitPasswordAndCode, type SecondFactorService } from './second-factor.js';
 import { passwordProblem, usernameProblem, normalizeUsername } from './input.js';
 import type { Logger } from './logger.js';
 import { hashToken, isTokenShaped, newCsrfToken, newSessionId, newToken, sameSecret } from './tokens.js';
@@ -33,6 +34,16 @@ export interface LoginCommand {
   password: string;
   /** Roles of which the user needs at least one; 'any' = at least one role of any name. */
   requiredRoles: RoleRequirement;
+  /**
+   * The second-factor code from a field of its own (the console). Absent: for an
+   * account with a second factor, the password's last 6 digits are the code (FreeIPA style).
+   */
+  secondFactor?: string;
+  /**
+   * The login may proceed without a factor that policy requires, because the caller
+   * (the console) sends the user to enrolment before anything else. API dialects leave it unset.
+   */
+  allowsEnrolment?: boolean;
 }
 
 export type CredentialResult =
@@ -90,7 +101,7 @@ export function sourceKey(address: string): string {
 }
 
 /** Why a login was refused, kept in the audit trail and the log (never shown to the caller). */
-export type FailureReason = 'invalid_credentials' | 'disabled' | 'locked' | 'account_locked' | 'source_throttled' | 'forbidden';
+export type FailureReason = 'invalid_credentials' | 'disabled' | 'locked' | 'account_locked' | 'source_throttled' | 'forbidden' | 'invalid_second_factor' | 'second_factor_required';
 
 /**
  * A session is alive while `now < expiresAt` and, when it has an idle timeout,
@@ -125,6 +136,8 @@ export interface SessionServiceDeps {
   checkMeter?: ActivityMeter;
   /** The password hashing's admission: a login it would refuse is turned away before any store read. */
   admission?: Pick<AdmissionController, 'precheck'>;
+  /** TOTP second factors; absent = no account has one. */
+  secondFactors?: SecondFactorService;
 }
 
 /** What a session whose password must change may still do. */
@@ -169,16 +182,22 @@ export class SessionService {
     const source = sourceKey(ctx.clientAddress);
     const startedAt = this.d.clock.now();
 
-    const [sourceState, accountState, lastFromSource] = await Promise.all([
+    const sf = this.d.secondFactors;
+    const [sourceState, accountState, lastFromSource, factor] = await Promise.all([
       this.d.guard.getLoginFailures('source', source, startedAt, bf.sourceWindowMs),
       this.d.guard.getLoginFailures('account', username, startedAt, ACCOUNT_FAILURE_WINDOW_MS),
       this.d.guard.lastLoginFromSource(username, source),
+      sf ? sf.confirmedFactor(username) : Promise.resolve(null),
     ]);
     const trusted = lastFromSource !== null && startedAt - lastFromSource < bf.trustedSourceMs;
+    // An account with a second factor: the code comes in its own field, or as the password's last 6 digits.
+    const split = factor && cmd.secondFactor === undefined ? splitPasswordAndCode(cmd.password) : { password: cmd.password, code: cmd.secondFactor ?? null };
+    // Matched before the password's outcome is known, and on every path: the time does not tell which part was wrong.
+    const codeMatch = factor && sf ? sf.match(factor, split.code) : null;
 
     let outcome;
     try {
-      outcome = await provider.authenticate(username, cmd.password);
+      outcome = await provider.authenticate(username, split.password);
     } catch (e) {
       // "Not now" from the hashing admission or the account store is the service's own state, not the identity source's.
       if (e instanceof CoreError && (e.code === 'busy' || e.code === 'unavailable')) throw e;
@@ -191,9 +210,21 @@ export class SessionService {
     }
 
     const blocked: FailureReason | null = trusted ? null : sourceState.locked ? 'source_throttled' : accountState.locked ? 'account_locked' : null;
+    let secondFactorFailed = false;
+    if (factor && sf && outcome.ok && blocked === null) {
+      // The right password with a missing, wrong or replayed code is a failed login like any other: it counts.
+      if (codeMatch === null || !(await sf.spend(factor, codeMatch, ctx))) {
+        secondFactorFailed = true;
+        outcome = { ok: false as const, reason: 'invalid_credentials' as const };
+      }
+    }
     if (outcome.ok && blocked === null) {
       if (!hasRequiredRole(outcome.principal.roles, cmd.requiredRoles)) {
         await this.refused(username, provider.name, 'forbidden', ctx);
+        return { kind: 'forbidden', principal: outcome.principal };
+      }
+      if (!factor && sf && !cmd.allowsEnrolment && sf.requiredFor(outcome.principal.roles, outcome.principal.source)) {
+        await this.refused(username, provider.name, 'second_factor_required', ctx);
         return { kind: 'forbidden', principal: outcome.principal };
       }
       // A successful login resets the account's counter (XClarity) and makes this source trusted for the account.
@@ -221,7 +252,7 @@ export class SessionService {
     const counted = await this.d.guard.recordLoginFailure('source', source, now, { limit: sourceLimit, windowMs: bf.sourceWindowMs, lockMs: bf.sourceWindowMs });
     // Failures beyond the source's limit do not count against the account: one address cannot lock it.
     const countsForAccount = trusted || counted.count <= sourceLimit;
-    const reason: FailureReason = outcome.reason === 'locked' ? 'locked' : outcome.reason;
+    const reason: FailureReason = secondFactorFailed ? 'invalid_second_factor' : outcome.reason === 'locked' ? 'locked' : outcome.reason;
     if (countsForAccount && policy.MaximumLoginFailures > 0) {
       const acc = await this.d.guard.recordLoginFailure('account', username, now, {
         limit: policy.MaximumLoginFailures,

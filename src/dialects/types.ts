@@ -5,6 +5,7 @@ import type { SessionService } from '../core/sessions.js';
 import type { AccountService } from '../core/accounts.js';
 import type { AuditService } from '../core/audit.js';
 import type { SettingsService } from '../core/settings.js';
+import type { SecondFactorService } from '../core/second-factor.js';
 import type { Clock } from '../ports/clock.js';
 import type { DialectRenderer } from '../http/common.js';
 
@@ -14,6 +15,7 @@ export interface DialectDeps {
   accounts: AccountService;
   settings: SettingsService;
   audit: AuditService;
+  secondFactors: SecondFactorService;
   config: Config;
   clock: Clock;
   /** Whether a set of roles includes an administrator role. */

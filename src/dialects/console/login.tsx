@@ -35,7 +35,11 @@ function LoginForm(props: { token: string; rd: string | undefined; username?: st
       <input id="username" type="text" name="username" autocomplete="username" required maxLength={256} value={props.username ?? ''} autofocus />
       <label for="password">Password</label>
       <input id="password" type="password" name="password" autocomplete="current-password" required maxLength={MAX_PASSWORD_LENGTH} />
-{/*OTP*/}
+      <label for="otp">Authentication code</label>
+      <input id="otp" type="text" name="otp" inputMode="numeric" autocomplete="one-time-code" maxLength={32} aria-describedby="otp-hint" />
+      <p class="hint" id="otp-hint">
+        Only if your account uses an authenticator app: the 6-digit code, or one of your recovery codes.
+      </p>
       <button type="submit">Sign in</button>
     </form>
   );
@@ -98,6 +102,7 @@ export function registerLogin(app: FastifyInstance, c: ConsoleContext): void {
     if (username === undefined || password === undefined || username === '' || password === '') {
       return loginPage(reply, 400, { token: fresh, rd, username, notice: [{ kind: 'error', text: 'Enter your user name and password.' }] });
     }
+    const otp = formField(form, 'otp')?.trim();
     let result;
     try {
       result = await deps.sessions.login(
@@ -106,6 +111,8 @@ export function registerLogin(app: FastifyInstance, c: ConsoleContext): void {
           username,
           password,
           requiredRoles: deps.config.web.allowedRoles,
+          allowsEnrolment: true,
+          ...(otp ? { secondFactor: otp } : {}),
         },
         requestContext(req, 'console'),
       );

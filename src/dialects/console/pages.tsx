@@ -5,10 +5,12 @@ import type { SessionRecord } from '../../ports/store.js';
 import { Notice, Time, page } from './layout.js';
 import { PASSWORD_PATH } from './login.js';
 import { viewerOf } from './password.js';
+import { TOTP_PATH, registerTotp } from './totp.js';
 import { csrfMatches, formField, redirect, sendHtml, type ConsoleContext } from './shared.js';
 
 export interface PageHelpers {
-  gate(req: FastifyRequest, reply: FastifyReply): Promise<SessionRecord | undefined>;
+  /** The signed-in session, or a redirect already sent (sign in, forced password change, required enrolment unless `enrolment`). */
+  gate(req: FastifyRequest, reply: FastifyReply, opts?: { enrolment?: boolean; admin?: boolean }): Promise<SessionRecord | undefined>;
   errorPage(status: number, code: ProblemCode, detail: string | undefined, req: FastifyRequest): Promise<string>;
 }
 
@@ -33,6 +35,7 @@ export function registerPages(app: FastifyInstance, c: ConsoleContext, h: PageHe
   async function accountPage(s: SessionRecord, notice?: { kind: 'ok' | 'error'; text: string }) {
     const now = deps.clock.now();
     const mine = await deps.sessions.listSessions({ username: s.username });
+    const totpOn = (await deps.secondFactors.status(s.username)).enrolled;
     return page(
       { title: 'My account', assets: c.assets, viewer: viewerOf(c, s), current: '/console/account', script: true },
       <>
@@ -53,6 +56,9 @@ export function registerPages(app: FastifyInstance, c: ConsoleContext, h: PageHe
           <p class="actions">
             <a class="button secondary" href={PASSWORD_PATH}>
               Change password
+            </a>
+            <a class="button secondary" href={TOTP_PATH}>
+              Authenticator app: {totpOn ? 'on' : 'off'}
             </a>
           </p>
         </section>
@@ -113,6 +119,8 @@ export function registerPages(app: FastifyInstance, c: ConsoleContext, h: PageHe
       </>,
     );
   }
+
+  registerTotp(app, c, h);
 
   app.get('/', route, async (req, reply) => {
     const s = await h.gate(req, reply);

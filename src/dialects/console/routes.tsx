@@ -8,6 +8,7 @@ import { PASSWORD_PATH, rdQuery, registerLogin } from './login.js';
 import { registerPasswordChange, viewerOf } from './password.js';
 import { clearedSessionCookies, consoleScope, csrfMatches, currentSession, formField, redirect, sendHtml, type ConsoleContext, consoleContext } from './shared.js';
 import { registerPages } from './pages.js';
+import { TOTP_PATH, mustEnrol } from './totp.js';
 
 const TITLES: Partial<Record<number, string>> = { 400: 'Not valid', 401: 'Not signed in', 403: 'Not allowed', 404: 'Not found', 413: 'Too large', 415: 'Not a form', 429: 'Too many sessions', 503: 'Try again' };
 
@@ -78,10 +79,14 @@ export function consoleDialect(deps: DialectDeps, opts: { assets?: Assets } = {}
 
           registerPages(scope, c, {
             /** The signed-in session, or a redirect (to sign in, or to the forced password change) already sent. */
-            async gate(req, reply) {
+            async gate(req, reply, opts = {}) {
               const s = await currentSession(c, req);
               if (!s) return void redirect(reply, `${LOGIN_PATH}${rdQuery(req.url)}`);
               if (s.mustChangePassword) return void redirect(reply, `${PASSWORD_PATH}${rdQuery(req.url)}`);
+              if (!opts.enrolment && (await mustEnrol(c, s))) return void redirect(reply, TOTP_PATH);
+              if (opts.admin && !deps.isAdministrator(s.roles)) {
+                return void sendHtml(c, reply, 403, await errorPage(403, 'forbidden', 'This page is for administrators.', req));
+              }
               return s;
             },
             errorPage,

@@ -86,4 +86,19 @@ export const pgMigrations: readonly string[] = [
   `
   CREATE INDEX sessions_by_idle_deadline ON sessions ((last_accessed_at + idle_timeout_ms)) WHERE idle_timeout_ms > 0;
   `,
+  // 3: TOTP second factors and their recovery codes (hashes only)
+  `
+  CREATE TABLE second_factors (
+    username             TEXT PRIMARY KEY,
+    secret               TEXT NOT NULL,
+    created_at           BIGINT NOT NULL,
+    confirmed_at         BIGINT,
+    last_step            BIGINT NOT NULL DEFAULT -1
+  );
+  CREATE TABLE recovery_codes (
+    username             TEXT NOT NULL REFERENCES second_factors (username) ON DELETE CASCADE,
+    code_hash            TEXT NOT NULL,
+    PRIMARY KEY (username, code_hash)
+  );
+  `,
 ];

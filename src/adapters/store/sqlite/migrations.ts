@@ -87,4 +87,19 @@ export const migrations: readonly string[] = [
   `
   CREATE INDEX sessions_by_idle_deadline ON sessions (last_accessed_at + idle_timeout_ms) WHERE idle_timeout_ms > 0;
   `,
+  // 4: TOTP second factors and their recovery codes (hashes only)
+  `
+  CREATE TABLE second_factors (
+    username             TEXT PRIMARY KEY,
+    secret               TEXT NOT NULL,
+    created_at           INTEGER NOT NULL,
+    confirmed_at         INTEGER,
+    last_step            INTEGER NOT NULL DEFAULT -1
+  ) STRICT;
+  CREATE TABLE recovery_codes (
+    username             TEXT NOT NULL REFERENCES second_factors (username) ON DELETE CASCADE,
+    code_hash            TEXT NOT NULL,
+    PRIMARY KEY (username, code_hash)
+  ) STRICT;
+  `,
 ];
