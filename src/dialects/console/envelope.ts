@@ -15,6 +15,8 @@ const STATUS: Record<ProblemCode, number> = {
   password_change_required: 403,
   not_found: 404,
   no_route: 404,
+  method_not_allowed: 405,
+  uri_too_long: 414,
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
@@ -38,6 +40,8 @@ export const MESSAGES: Record<ProblemCode, string> = {
   password_change_required: 'You must change your password first.',
   not_found: 'The page or item was not found.',
   no_route: 'There is no such page.',
+  method_not_allowed: 'This page does not answer that method.',
+  uri_too_long: 'The address is too long.',
   conflict: 'That already exists.',
   payload_too_large: 'The form is too large.',
   unsupported_media_type: 'The form was not sent as a web form.',
@@ -65,7 +69,7 @@ export const consoleRenderer: DialectRenderer = {
   render(problem: Problem) {
     const status = statusOf(problem.code, problem.status);
     const retry = retryAfterFor(problem.code);
-    const detail = problem.code === 'invalid_input' || problem.code === 'no_route' ? problem.detail : undefined;
+    const detail = problem.code === 'invalid_input' || problem.code === 'no_route' || problem.code === 'method_not_allowed' ? problem.detail : undefined;
     return {
       status,
       body: { error: { code: problem.code, message: MESSAGES[problem.code] ?? MESSAGES.internal, ...(detail && { detail }) } },

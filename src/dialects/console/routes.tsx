@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { requestContext, type ProblemCode } from '../../http/common.js';
+import { requestContext, sendProblem, type ProblemCode } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
 import { ASSET_PREFIX, loadAssets, type Assets } from './assets.js';
 import { CONSOLE_PATH, LOGIN_PATH, MESSAGES, consoleRenderer } from './envelope.js';
@@ -46,7 +46,7 @@ export function consoleDialect(deps: DialectDeps, opts: { assets?: Assets } = {}
 
       // A browser pointed at the service's root lands in the console; API clients keep their JSON 404.
       app.get('/', route, async (req, reply) => {
-        if (!prefersHtml(req)) return reply.callNotFound();
+        if (!prefersHtml(req)) return sendProblem(reply, consoleRenderer, { code: 'no_route', detail: 'GET /' });
         return redirect(reply, CONSOLE_PATH);
       });
 
@@ -65,7 +65,6 @@ export function consoleDialect(deps: DialectDeps, opts: { assets?: Assets } = {}
       app.register(
         async (scope) => {
           consoleScope(scope, c, errorPage);
-          scope.setNotFoundHandler(async (req, reply) => sendHtml(c, reply, 404, await errorPage(404, 'no_route', undefined, req)));
 
           scope.post('/logout', route, async (req, reply) => {
             const s = await currentSession(c, req);

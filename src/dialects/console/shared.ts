@@ -3,7 +3,7 @@ import { parse as parseCookies, serialize as serializeCookie, type SerializeOpti
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isCoreError } from '../../core/errors.js';
 import { sameString } from '../../core/tokens.js';
-import { header, isUserActivity, type ProblemCode } from '../../http/common.js';
+import { TransportError, header, isUserActivity, type ProblemCode } from '../../http/common.js';
 import { checkReturnUrl } from '../../http/return-url.js';
 import type { SessionRecord } from '../../ports/store.js';
 import type { DialectDeps } from '../types.js';
@@ -141,7 +141,11 @@ export function consoleScope(
     let code: ProblemCode;
     let status: number | undefined;
     let detail: string | undefined;
-    if (isCoreError(error)) {
+    if (error instanceof TransportError) {
+      code = error.problem.code;
+      status = error.problem.status;
+      if (code === 'unsupported_media_type') detail = 'Send the form as application/x-www-form-urlencoded.';
+    } else if (isCoreError(error)) {
       code = error.code;
       if (code === 'invalid_input') detail = error.message;
       if (code === 'internal') throw error;
