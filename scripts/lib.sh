@@ -51,6 +51,12 @@ ensure_test_servers() {
   # PostgreSQL and Redis for the shared-store tests: private instances under a temp dir,
   # never the packages' own (Debian may start those on install; the tests do not use them).
   apt_install postgresql redis-server
+  ensure_browser
+}
+
+# Headless Chromium for the console's browser tests (driven by playwright-core; no browser download).
+ensure_browser() {
+  apt_install chromium fonts-dejavu-core
 }
 
 # Compiles the PAM helper (src/adapters/identity/pam/helper.c) into dist/bin, from source.

@@ -22,7 +22,7 @@ export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
 
 /** Assembles the HTTP app on a Portcullis core: the shared piece of `serve` and the tests. */
 export function createApp(p: Portcullis, logger: Logger, tls?: { key: string; cert: string }): FastifyInstance {
-  const deps: DialectDeps = { sessions: p.sessions, accounts: p.accounts, settings: p.settings, audit: p.audit, secondFactors: p.secondFactors, config: p.config, clock: p.clock, isAdministrator: p.isAdministrator };
+  const deps: DialectDeps = { sessions: p.sessions, accounts: p.accounts, settings: p.settings, audit: p.audit, secondFactors: p.secondFactors, throttle: p.throttle, identity: p.identity, config: p.config, clock: p.clock, isAdministrator: p.isAdministrator };
   const app = buildApp({ deps, dialects: enabledDialects(p.config, deps), logger, tls });
   registerHealth(app, p, logger);
   return app;

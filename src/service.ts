@@ -7,6 +7,7 @@ import type { Logger } from './core/logger.js';
 import { SessionService } from './core/sessions.js';
 import { AuditService } from './core/audit.js';
 import { SecondFactorService } from './core/second-factor.js';
+import { ThrottleService } from './core/throttle.js';
 import { SettingsService, settingsProblem, type AccountSettings } from './core/settings.js';
 import { ConfigError } from './config.js';
 import { systemClock, type Clock } from './ports/clock.js';
@@ -25,6 +26,8 @@ export interface Portcullis {
   settings: SettingsService;
   audit: AuditService;
   secondFactors: SecondFactorService;
+  /** Throttled source addresses: list and release (the console). */
+  throttle: ThrottleService;
   local: LocalAccountsProvider;
   /** Every identity provider (local, pam, ldap, chains), as configured. */
   identity: IdentitySources;
@@ -81,17 +84,19 @@ export async function openPortcullis(
   const adminRoles = new Set(config.accounts.adminRoles);
   const isAdministrator = (roles: readonly string[]) => roles.some((r) => adminRoles.has(r));
   const secondFactors = new SecondFactorService({ store: durable, clock, random, audit, logger, policy: config.totp, isAdministrator });
+  const bruteForce = {
+    sourceMaxFailures: config.bruteForce.sourceMaxFailures,
+    sourceWindowMs: config.bruteForce.sourceWindowMinutes * 60_000,
+    trustedSourceMs: config.bruteForce.trustedSourceDays * 86_400_000,
+  };
+  const throttle = new ThrottleService({ guard: hot, audit, clock, logger, bruteForce });
   const sessions = new SessionService({
     sessions: hot,
     accounts: durable,
     guard: hot,
     settings,
     audit,
-    bruteForce: {
-      sourceMaxFailures: config.bruteForce.sourceMaxFailures,
-      sourceWindowMs: config.bruteForce.sourceWindowMinutes * 60_000,
-      trustedSourceMs: config.bruteForce.trustedSourceDays * 86_400_000,
-    },
+    bruteForce,
     identities,
     admission: hasher.admission,
     secondFactors,
@@ -127,6 +132,7 @@ export async function openPortcullis(
     settings,
     audit,
     secondFactors,
+    throttle,
     local,
     identity,
     clock,

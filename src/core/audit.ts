@@ -26,6 +26,7 @@ export const AUDIT_KINDS = [
   'totp.enable',
   'totp.reset',
   'totp.recovery_used',
+  'source.release',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 

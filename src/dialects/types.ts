@@ -6,6 +6,8 @@ import type { AccountService } from '../core/accounts.js';
 import type { AuditService } from '../core/audit.js';
 import type { SettingsService } from '../core/settings.js';
 import type { SecondFactorService } from '../core/second-factor.js';
+import type { ThrottleService } from '../core/throttle.js';
+import type { IdentitySources } from '../identity/build.js';
 import type { Clock } from '../ports/clock.js';
 import type { DialectRenderer } from '../http/common.js';
 
@@ -16,6 +18,10 @@ export interface DialectDeps {
   settings: SettingsService;
   audit: AuditService;
   secondFactors: SecondFactorService;
+  /** Throttled sources (list, release). Optional: only the console uses it. */
+  throttle?: ThrottleService;
+  /** The configured identity sources, for the console's state view (never their stores). */
+  identity?: Pick<IdentitySources, 'providers'>;
   config: Config;
   clock: Clock;
   /** Whether a set of roles includes an administrator role. */

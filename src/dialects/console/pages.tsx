@@ -122,12 +122,6 @@ export function registerPages(app: FastifyInstance, c: ConsoleContext, h: PageHe
 
   registerTotp(app, c, h);
 
-  app.get('/', route, async (req, reply) => {
-    const s = await h.gate(req, reply);
-    if (!s) return reply;
-    return redirect(reply, '/console/account');
-  });
-
   app.get('/account', route, async (req, reply) => {
     const s = await h.gate(req, reply);
     if (!s) return reply;

@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { CoreError } from '../../core/errors.js';
 import { requestContext, sendProblem, type ProblemCode } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
 import { ASSET_PREFIX, loadAssets, type Assets } from './assets.js';
@@ -7,8 +8,10 @@ import { Notice, page } from './layout.js';
 import { PASSWORD_PATH, rdQuery, registerLogin } from './login.js';
 import { registerPasswordChange, viewerOf } from './password.js';
 import { clearedSessionCookies, consoleScope, csrfMatches, currentSession, formField, redirect, sendHtml, type ConsoleContext, consoleContext } from './shared.js';
-import { registerPages } from './pages.js';
+import { registerPages, type PageHelpers } from './pages.js';
 import { TOTP_PATH, mustEnrol } from './totp.js';
+import { registerAdmin } from './admin.js';
+import { SessionSampler, buildMetrics } from './metrics.js';
 
 const TITLES: Partial<Record<number, string>> = { 400: 'Not valid', 401: 'Not signed in', 403: 'Not allowed', 404: 'Not found', 413: 'Too large', 415: 'Not a form', 429: 'Too many sessions', 503: 'Try again' };
 
@@ -39,10 +42,40 @@ export function consoleDialect(deps: DialectDeps, opts: { assets?: Assets } = {}
     );
   }
 
+  const sampler = new SessionSampler(deps);
+
   return {
     ...consoleRenderer,
     register(app: FastifyInstance) {
       const route = { config: { dialect: 'console' } };
+      app.addHook('onReady', async () => sampler.start());
+      app.addHook('onClose', async () => sampler.stop());
+
+      // The console's JSON: what its script fetches. Errors in the console's JSON envelope, 401 without a session.
+      app.register(
+        async (scope) => {
+          const json = (reply: FastifyReply, body: object) => reply.type('application/json; charset=utf-8').send(body);
+          async function caller(req: FastifyRequest) {
+            const s = await currentSession(c, req);
+            if (!s) throw new CoreError('invalid_session');
+            deps.sessions.authorize(s, deps.config.web.allowedRoles, 'use');
+            return s;
+          }
+          scope.get('/session', route, async (req, reply) => {
+            const s = await caller(req);
+            return json(reply, { username: s.username, roles: s.roles, administrator: deps.isAdministrator(s.roles), dialect: s.dialect, createdAt: s.createdAt, expiresAt: s.expiresAt });
+          });
+          scope.get('/metrics', route, async (req, reply) => {
+            const s = await caller(req);
+            if (!deps.isAdministrator(s.roles)) throw new CoreError('forbidden');
+            const raw = (req.query as Record<string, unknown>).hours;
+            const hours = raw === undefined ? 3 : Number(raw);
+            if (!Number.isInteger(hours) || hours < 1 || hours > 24) throw new CoreError('invalid_input', 'hours must be a whole number from 1 to 24');
+            return json(reply, await buildMetrics(deps, sampler, hours));
+          });
+        },
+        { prefix: '/console/api' },
+      );
 
       // A browser pointed at the service's root lands in the console; API clients keep their JSON 404.
       app.get('/', route, async (req, reply) => {
@@ -52,7 +85,7 @@ export function consoleDialect(deps: DialectDeps, opts: { assets?: Assets } = {}
 
       app.get(`${ASSET_PREFIX}:file`, route, async (req, reply) => {
         const f = c.assets.file((req.params as { file: string }).file);
-        if (!f) return reply.callNotFound();
+        if (!f) return sendProblem(reply, consoleRenderer, { code: 'no_route', detail: 'no such asset' });
         return reply.header('cache-control', 'public, max-age=31536000, immutable').type(f.type).send(f.body);
       });
 
@@ -76,7 +109,7 @@ export function consoleDialect(deps: DialectDeps, opts: { assets?: Assets } = {}
             return redirect(reply, LOGIN_PATH);
           });
 
-          registerPages(scope, c, {
+          const helpers: PageHelpers = {
             /** The signed-in session, or a redirect (to sign in, or to the forced password change) already sent. */
             async gate(req, reply, opts = {}) {
               const s = await currentSession(c, req);
@@ -89,7 +122,9 @@ export function consoleDialect(deps: DialectDeps, opts: { assets?: Assets } = {}
               return s;
             },
             errorPage,
-          });
+          };
+          registerPages(scope, c, helpers);
+          registerAdmin(scope, c, helpers, sampler);
         },
         { prefix: '/console' },
       );
