@@ -18,7 +18,8 @@ function seriesFor(kind: string, m: Metrics): { series: uPlot.Series[]; data: uP
       data: [x, m.logins.success, m.logins.failure, m.logins.throttled, m.logins.refused],
     };
   }
-  if (kind === 'sessions') return { series: [{}, line('Live sessions', COLORS.sessions)], data: [x, m.sessions] as uPlot.AlignedData };
+  // Sessions are sampled while this node runs: points, so that a short history is visible too.
+  if (kind === 'sessions') return { series: [{}, { ...line('Live sessions', COLORS.sessions), points: { show: true, size: 5 }, spanGaps: false }], data: [x, m.sessions] as uPlot.AlignedData };
   return { series: [{}, { ...line('Lockouts', COLORS.lockouts), paths: uPlot.paths.bars!({ size: [0.8, 12] }) }], data: [x, m.lockouts] };
 }
 

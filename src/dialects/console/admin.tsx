@@ -325,7 +325,9 @@ export function registerAdmin(app: FastifyInstance, c: ConsoleContext, h: PageHe
         if (e instanceof CoreError && e.code === 'invalid_input') return sendHtml(c, reply, 400, await h.errorPage(400, 'invalid_input', e.message, req));
         throw e;
       }
-      return redirect(reply, `/console/accounts/${encodeURIComponent(a.username)}?done=${encodeURIComponent(done)}`);
+      // The lockouts page's Unlock returns there; everything else to the account.
+      const back = formField(req.body, 'back') === 'lockouts' ? '/console/lockouts' : `/console/accounts/${encodeURIComponent(a.username)}`;
+      return redirect(reply, `${back}?done=${encodeURIComponent(done)}`);
     });
   const ctx = (req: FastifyRequest) => requestContext(req, 'console');
   accountAction('disable', async (u, s, req) => (await deps.accounts.setDisabled(u, true, ctx(req), s.username), 'Disabled; their sessions ended.'));
@@ -506,6 +508,7 @@ export function registerAdmin(app: FastifyInstance, c: ConsoleContext, h: PageHe
                     <td>
                       <form method="post" action={`/console/accounts/${encodeURIComponent(a.username)}/unlock`} class="inline">
                         <Csrf s={s} />
+                        <input type="hidden" name="back" value="lockouts" />
                         <button type="submit" class="secondary" aria-label={`Unlock ${a.username}`}>
                           Unlock
                         </button>

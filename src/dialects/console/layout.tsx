@@ -43,6 +43,7 @@ export function page(opts: PageOptions, body: ComponentChildren): string {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="referrer" content="no-referrer" />
+        <link rel="icon" href="data:," />
         <title>{`${opts.title} · Portcullis`}</title>
         {css && <link rel="stylesheet" href={css} />}
         {js && <script type="module" src={js} />}

@@ -134,14 +134,17 @@ export function registerLogin(app: FastifyInstance, c: ConsoleContext): void {
 }
 
 /**
- * A browser that says where a form came from (Origin, Sec-Fetch-Site) must say
- * "this site". Older clients send neither; the csrf token still guards them.
+ * A browser that says where a form came from must say "this site": Sec-Fetch-Site
+ * (set by the browser, not by page script) decides when present; otherwise an
+ * Origin other than "null" must be this host. (With `Referrer-Policy: no-referrer`
+ * browsers send `Origin: null` on form posts.) Clients that send neither are
+ * guarded by the csrf token alone.
  */
 export function sameOrigin(req: FastifyRequest): boolean {
   const site = header(req, 'sec-fetch-site');
-  if (site !== undefined && site !== 'same-origin' && site !== 'same-site' && site !== 'none') return false;
+  if (site !== undefined) return site === 'same-origin' || site === 'same-site';
   const origin = header(req, 'origin');
-  if (origin === undefined || origin === 'null') return origin === undefined;
+  if (origin === undefined || origin === 'null') return true;
   try {
     return new URL(origin).host === req.host;
   } catch {

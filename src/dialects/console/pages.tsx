@@ -97,7 +97,7 @@ export function registerPages(app: FastifyInstance, c: ConsoleContext, h: PageHe
                       <form method="post" action="/console/account/sessions/end" class="inline">
                         <input type="hidden" name="csrf" value={s.csrf} />
                         <input type="hidden" name="id" value={x.id} />
-                        <button type="submit" class="secondary" aria-label={`End the ${dialectName(x.dialect)} session from ${x.clientAddress}`}>
+                        <button type="submit" class="secondary" aria-label={`End this one: the ${dialectName(x.dialect)} session from ${x.clientAddress}`}>
                           End this one
                         </button>
                       </form>
