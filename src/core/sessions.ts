@@ -223,7 +223,8 @@ export class SessionService {
         await this.refused(username, provider.name, 'forbidden', ctx);
         return { kind: 'forbidden', principal: outcome.principal };
       }
-      if (!factor && sf && !cmd.allowsEnrolment && sf.requiredFor(outcome.principal.roles, outcome.principal.source)) {
+      const mustEnrol = !factor && sf !== undefined && sf.requiredFor(outcome.principal.roles, outcome.principal.source);
+      if (mustEnrol && !cmd.allowsEnrolment) {
         await this.refused(username, provider.name, 'second_factor_required', ctx);
         return { kind: 'forbidden', principal: outcome.principal };
       }
@@ -238,7 +239,9 @@ export class SessionService {
       ]);
       const p = outcome.principal;
       // An expired password is a must-change password, for sessions and for HTTP Basic alike.
-      const mustChangePassword = p.mustChangePassword || (await this.passwordExpired(p, policy, now));
+      // A session that must still enrol a required second factor is restricted like one whose password must
+      // change (every dialect refuses it but for the password change and logout) until completeEnrolment.
+      const mustChangePassword = mustEnrol || p.mustChangePassword || (await this.passwordExpired(p, policy, now));
       return { kind: 'ok', principal: mustChangePassword === p.mustChangePassword ? p : { ...p, mustChangePassword } };
     }
     if (outcome.ok) {
@@ -380,6 +383,25 @@ export class SessionService {
   authorize(session: Pick<SessionRecord, 'roles' | 'mustChangePassword'>, requiredRoles: RoleRequirement, action: SessionAction): void {
     if (!hasRequiredRole(session.roles, requiredRoles)) throw new CoreError('forbidden');
     this.assertMay(session, action);
+  }
+
+  /**
+   * After a required second factor was enrolled: the session's restriction is lifted,
+   * unless the password itself must still change (flagged on the account, or expired).
+   * Returns the session as it is now.
+   */
+  async completeEnrolment(session: SessionRecord): Promise<SessionRecord> {
+    if (!session.mustChangePassword || !this.d.secondFactors) return session;
+    if (!(await this.d.secondFactors.status(session.username)).enrolled) return session;
+    const account = session.authSource === 'local' ? await this.d.accounts.getAccount(session.username) : null;
+    const p = { username: session.username, source: session.authSource } as Principal;
+    const stillMust = (account?.mustChangePassword ?? false) || (await this.passwordExpired(p, await this.d.settings.get(), this.d.clock.now()));
+    if (stillMust) return session;
+    // Sessions are immutable but for lastAccessedAt: replace it (same id, token hash and csrf) with the unrestricted one.
+    const next = { ...session, mustChangePassword: false };
+    await this.d.sessions.deleteSession(session.id);
+    await this.d.sessions.createSession(next);
+    return next;
   }
 
   async getSession(id: string): Promise<SessionRecord | null> {

@@ -101,6 +101,21 @@ describe('TOTP second factor', () => {
 });
 
 describe('TOTP required for administrators', () => {
+  it('an administrator who must also change the password enrols first, then changes it', async () => {
+    const h2 = await harness({ clock: new ManualClock(START), overrides: { 'totp.requiredForAdministrators': true } });
+    try {
+      await addUser(h2, 'fresh', 'Fresh-Pass-12', ADMIN_ROLES, { mustChangePassword: true });
+      const s = sessionOf(await webLogin(h2, { username: 'fresh', password: 'Fresh-Pass-12' }));
+      await enrol(h2, s.cookie, s.csrf, h2.clock as ManualClock);
+      const next = await h2.app.inject({ method: 'GET', url: '/console/account', headers: { cookie: s.cookie } });
+      assert.equal(next.statusCode, 303);
+      assert.match(String(next.headers.location), /^\/portcullis\/login\/password/);
+      assert.equal((await h2.app.inject({ method: 'GET', url: '/sessions', headers: { cookie: s.cookie } })).statusCode, 403, 'still restricted: the password must change');
+    } finally {
+      await h2.close();
+    }
+  });
+
   let h: Harness;
   let clock: ManualClock;
   before(async () => {
@@ -123,8 +138,12 @@ describe('TOTP required for administrators', () => {
     const acc = await h.app.inject({ method: 'GET', url: '/console/account', headers: { cookie: s.cookie } });
     assert.equal(acc.statusCode, 303);
     assert.equal(acc.headers.location, '/console/account/totp');
+    // Until then the session is restricted everywhere: the XClarity API refuses the same cookie.
+    assert.equal((await h.app.inject({ method: 'GET', url: '/sessions', headers: { cookie: s.cookie } })).statusCode, 403);
+    assert.equal((await h.app.inject({ method: 'GET', url: '/portcullis/login/password', headers: { cookie: s.cookie } })).headers.location, '/console/account/totp');
     const { secret } = await enrol(h, s.cookie, s.csrf, clock);
     assert.equal((await h.app.inject({ method: 'GET', url: '/console/account', headers: { cookie: s.cookie } })).statusCode, 200);
+    assert.equal((await h.app.inject({ method: 'GET', url: '/sessions', headers: { cookie: s.cookie } })).statusCode, 200, 'restriction lifted');
     clock.advance(30_000);
     assert.equal((await lxcaLogin(h, 'root', `Root-Pass-12${SecondFactorService.codeAt(secret, clock.now())}`)).statusCode, 200);
     assert.equal(cookieOf(await webLogin(h, { username: 'root', password: 'Root-Pass-12' }), 'JSESSIONID'), undefined);

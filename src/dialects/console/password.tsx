@@ -6,6 +6,7 @@ import type { SessionRecord } from '../../ports/store.js';
 import { LOGIN_PATH, MESSAGES } from './envelope.js';
 import { Notice, page, type Viewer } from './layout.js';
 import { PASSWORD_PATH, rdQuery } from './login.js';
+import { TOTP_PATH, mustEnrol } from './totp.js';
 import { csrfMatches, currentSession, formField, redirect, returnTarget, sendHtml, type ConsoleContext } from './shared.js';
 
 /** The password rules in force, as a list a person reads before choosing. */
@@ -72,6 +73,7 @@ export function registerPasswordChange(app: FastifyInstance, c: ConsoleContext):
     const target = returnTarget(c, (req.query as Record<string, unknown>).rd);
     const s = await currentSession(c, req);
     if (!s) return redirect(reply, signIn(req, ''));
+    if (s.mustChangePassword && (await mustEnrol(c, s))) return redirect(reply, TOTP_PATH);
     return sendHtml(c, reply, 200, await form(s, target.url));
   });
 

@@ -114,8 +114,13 @@ export function consoleDialect(deps: DialectDeps, opts: { assets?: Assets } = {}
             async gate(req, reply, opts = {}) {
               const s = await currentSession(c, req);
               if (!s) return void redirect(reply, `${LOGIN_PATH}${rdQuery(req.url)}`);
+              // Enrolment of a required second factor first, then the forced password change.
+              const enrol = await mustEnrol(c, s);
+              if (enrol) {
+                if (!opts.enrolment) return void redirect(reply, TOTP_PATH);
+                return s;
+              }
               if (s.mustChangePassword) return void redirect(reply, `${PASSWORD_PATH}${rdQuery(req.url)}`);
-              if (!opts.enrolment && (await mustEnrol(c, s))) return void redirect(reply, TOTP_PATH);
               if (opts.admin && !deps.isAdministrator(s.roles)) {
                 return void sendHtml(c, reply, 403, await errorPage(403, 'forbidden', 'This page is for administrators.', req));
               }

@@ -116,6 +116,7 @@ export function registerTotp(app: FastifyInstance, c: ConsoleContext, h: PageHel
     if (!csrfMatches(formField(req.body, 'csrf'), s.csrf)) return sendHtml(c, reply, 403, await h.errorPage(403, 'csrf_mismatch', undefined, req));
     const codes = await sf.confirm(s.username, (formField(req.body, 'code') ?? '').trim(), requestContext(req, 'console'));
     if (!codes) return sendHtml(c, reply, 400, await totpPage(s, { notice: { kind: 'error', text: 'That code is not valid. Check the time on your phone and enter the current code.' } }));
-    return sendHtml(c, reply, 200, await totpPage(s, { notice: { kind: 'ok', text: 'The authenticator app is on.' }, codes }));
+    const now = await c.deps.sessions.completeEnrolment(s);
+    return sendHtml(c, reply, 200, await totpPage(now, { notice: { kind: 'ok', text: 'The authenticator app is on.' }, codes }));
   });
 }
