@@ -89,6 +89,7 @@ ensure_node_modules() {
 build() {
   log "building"
   npx tsc -p tsconfig.json
+  node scripts/build-web.mjs
   chmod +x dist/cli.js
   build_pam_helper
 }

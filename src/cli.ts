@@ -18,6 +18,7 @@ import { openPortcullis, type Portcullis } from './service.js';
 import { SchemaVersionError } from './adapters/store/sqlite/store.js';
 import { PgSchemaVersionError } from './adapters/store/postgres/store.js';
 import { exportData, importData, ExportFormatError } from './transfer.js';
+import { registerTotpCommands } from './cli/totp.js';
 
 interface GlobalOpts {
   config?: string;
@@ -32,7 +33,7 @@ function configFrom(cmd: Command, overrides: Record<string, unknown> = {}): Conf
 }
 
 /** Opens the core for a one-shot command; quiet logs (warnings only) on stderr. */
-async function withCore<T>(cmd: Command, fn: (p: Portcullis) => Promise<T>): Promise<T> {
+export async function withCore<T>(cmd: Command, fn: (p: Portcullis) => Promise<T>): Promise<T> {
   const config = configFrom(cmd);
   const p = await openPortcullis(config, createLogger('warn'), { touchFlushMs: 0 });
   try {
@@ -421,6 +422,7 @@ export function program(): Command {
       });
     });
 
+  registerTotpCommands(root, withCore);
   return root;
 }
 
