@@ -1,5 +1,8 @@
+import { ClientTesting, OffsetClock } from './testing/controller.js';
 import { Argon2idHasher } from './adapters/hasher/argon2.js';
 import { LocalAccountsProvider } from './adapters/identity/local/provider.js';
+import { configuredDomains } from './config/identity.js';
+import { caseFold } from './core/identity-key.js';
 import { openStores, type StoreSet } from './adapters/store/open.js';
 import type { Config } from './config.js';
 import { AccountService } from './core/accounts.js';
@@ -33,6 +36,8 @@ export interface Portcullis {
   identity: IdentitySources;
   clock: Clock;
   isAdministrator(roles: readonly string[]): boolean;
+  /** The controls of client-testing mode; undefined unless `clientTesting.enabled`. */
+  testing: ClientTesting | undefined;
   /** Off the request path: deletes expired sessions (audited), audit events past retention, stale failure counters and login sources. */
   sweep(): Promise<{ sessions: number; audit: number; guard: number }>;
   /** Writes what is kept behind and closes the stores and identity sources. */
@@ -44,7 +49,9 @@ export async function openPortcullis(
   logger: Logger,
   opts: { clock?: Clock; random?: Random; touchFlushMs?: number; migrate?: boolean } = {},
 ): Promise<Portcullis> {
-  const clock = opts.clock ?? systemClock;
+  // Client-testing mode moves "now" by an offset; everything reads time through this one clock.
+  const offsetClock = config.clientTesting.enabled ? new OffsetClock(opts.clock ?? systemClock) : undefined;
+  const clock: Clock = offsetClock ?? opts.clock ?? systemClock;
   const random = opts.random ?? cryptoRandom;
   const stores = await openStores(config, logger, {
     ...(opts.touchFlushMs !== undefined ? { touchFlushMs: opts.touchFlushMs } : {}),
@@ -60,7 +67,8 @@ export async function openPortcullis(
       admission: { maxQueue: a.maxQueue, maxWaitMs: a.maxWaitMs, targetDelayMs: a.targetDelayMs },
     },
   );
-  const local = new LocalAccountsProvider(durable, hasher, () => clock.now());
+  // Local names: looked up ignoring case (README "Identities"); an account's stored name is its identity.
+  const local = new LocalAccountsProvider(durable, hasher, () => clock.now(), caseFold);
 
   // Every provider a dialect names exists; those not set up answer "not configured".
   let identity: IdentitySources;
@@ -98,6 +106,7 @@ export async function openPortcullis(
     audit,
     bruteForce,
     identities,
+    domains: configuredDomains(config.identity),
     admission: hasher.admission,
     secondFactors,
     clock,
@@ -118,13 +127,18 @@ export async function openPortcullis(
     clock,
     random,
     logger,
+    domains: configuredDomains(config.identity),
     defaults: {
       enterprise: config.accounts.enterprise,
       organizations: config.accounts.organizations,
       adminRoles: config.accounts.adminRoles,
     },
   });
+  const testing = offsetClock
+    ? new ClientTesting({ sessions, accounts, audit, clock: offsetClock, logger, maxRules: config.clientTesting.maxRules })
+    : undefined;
   return {
+    testing,
     config,
     stores,
     sessions,
@@ -147,6 +161,7 @@ export async function openPortcullis(
       return { sessions: ended, audit: auditGone, guard: guardGone };
     },
     close: async () => {
+      testing?.close();
       identity.close();
       await stores.close();
     },
