@@ -149,3 +149,21 @@ describe('TOTP required for administrators', () => {
     assert.equal(cookieOf(await webLogin(h, { username: 'root', password: 'Root-Pass-12' }), 'JSESSIONID'), undefined);
   });
 });
+
+describe('TOTP for PAM and directory users is optional by config', () => {
+  it('only local accounts may enrol by default; totp.sources adds pam or ldap', async () => {
+    const h1 = await harness();
+    const h2 = await harness({ overrides: { 'totp.sources': ['ldap'] } });
+    try {
+      await assert.rejects(h1.p.secondFactors.begin('ldap:bob', 'ldap'), (e: Error & { code?: string }) => e.code === 'forbidden');
+      await assert.rejects(h1.p.secondFactors.begin('pam:bob', 'pam'), (e: Error & { code?: string }) => e.code === 'forbidden');
+      const { uri } = await h2.p.secondFactors.begin('ldap:bob', 'ldap');
+      assert.match(uri, /^otpauth:\/\/totp\/Portcullis:ldap%3Abob\?/);
+      assert.equal(h2.p.secondFactors.mayEnrol('local'), true);
+      assert.equal(h2.p.secondFactors.mayEnrol('pam'), false);
+    } finally {
+      await h1.close();
+      await h2.close();
+    }
+  });
+});

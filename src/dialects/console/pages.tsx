@@ -6,6 +6,7 @@ import { Notice, Time, page } from './layout.js';
 import { PASSWORD_PATH } from './login.js';
 import { viewerOf } from './password.js';
 import { TOTP_PATH, registerTotp } from './totp.js';
+import { paginate } from './admin.js';
 import { csrfMatches, formField, redirect, sendHtml, type ConsoleContext } from './shared.js';
 
 export interface PageHelpers {
@@ -32,9 +33,10 @@ export function registerPages(app: FastifyInstance, c: ConsoleContext, h: PageHe
   const { deps } = c;
   const route = { config: { dialect: 'console' } };
 
-  async function accountPage(s: SessionRecord, notice?: { kind: 'ok' | 'error'; text: string }) {
+  async function accountPage(s: SessionRecord, notice?: { kind: 'ok' | 'error'; text: string }, query: Record<string, string | undefined> = {}) {
     const now = deps.clock.now();
     const mine = await deps.sessions.listSessions({ username: s.username });
+    const { rows, pager } = paginate(mine, query, '/console/account');
     const totpOn = (await deps.secondFactors.status(s.username)).enrolled;
     return page(
       { title: 'My account', assets: c.assets, viewer: viewerOf(c, s), current: '/console/account', script: true },
@@ -80,7 +82,7 @@ export function registerPages(app: FastifyInstance, c: ConsoleContext, h: PageHe
                 </tr>
               </thead>
               <tbody>
-                {mine.map((x) => (
+                {rows.map((x) => (
                   <tr>
                     <td>
                       {dialectName(x.dialect)} {x.id === s.id && <span class="badge good">this one</span>}
@@ -107,6 +109,7 @@ export function registerPages(app: FastifyInstance, c: ConsoleContext, h: PageHe
               </tbody>
             </table>
           </div>
+          {pager}
           {mine.length > 1 && (
             <form method="post" action="/console/account/sessions/end-others" class="actions" data-confirm="End all your other sessions?">
               <input type="hidden" name="csrf" value={s.csrf} />
@@ -125,7 +128,8 @@ export function registerPages(app: FastifyInstance, c: ConsoleContext, h: PageHe
   app.get('/account', route, async (req, reply) => {
     const s = await h.gate(req, reply);
     if (!s) return reply;
-    return sendHtml(c, reply, 200, await accountPage(s));
+    const q = Object.fromEntries(Object.entries((req.query ?? {}) as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    return sendHtml(c, reply, 200, await accountPage(s, undefined, q));
   });
 
   app.post('/account/sessions/end', route, async (req, reply) => {
