@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { gatewaySchema } from './config/gateway.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
 
@@ -367,6 +368,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    gateway: gatewaySchema,
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -4,6 +4,7 @@ import type { Logger } from './core/logger.js';
 import { hcxDialect } from './dialects/hcx/routes.js';
 import { lxcaDialect } from './dialects/lxca/routes.js';
 import { adminDialect } from './dialects/admin/routes.js';
+import { gatewayDialect } from './dialects/gateway/routes.js';
 import type { Dialect, DialectDeps } from './dialects/types.js';
 import { buildApp } from './http/app.js';
 import type { Portcullis } from './service.js';
@@ -11,8 +12,8 @@ import type { BackendHealth } from './adapters/store/open.js';
 import { tlsMaterial } from './tls.js';
 
 export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
-  // The admin API first: the last dialect answers for paths no one owns.
-  const list: Dialect[] = [adminDialect(deps)];
+  // The gateway before the admin API (whose /portcullis/ it narrows); the last dialect answers for paths no one owns.
+  const list: Dialect[] = [...(config.gateway.enabled ? [gatewayDialect(deps)] : []), adminDialect(deps)];
   if (config.hcx.enabled) list.push(hcxDialect(deps));
   if (config.lxca.enabled) list.push(lxcaDialect(deps));
   return list;

@@ -29,8 +29,22 @@ export interface DialectDeps {
 export interface FastRoute {
   method: 'GET';
   path: string;
-  /** The 200 body (an object, or its JSON text), or undefined to hand the request to Fastify. */
-  answer(req: IncomingMessage, requestId: string): Promise<object | string | undefined>;
+  /** Also serve every URL under `path` (`path/…` and `path?…`), not only `path` itself. */
+  prefix?: boolean;
+  /** The 200 body (an object, or its JSON text), a {@link FastReply}, or undefined to hand the request to Fastify. */
+  answer(req: IncomingMessage, requestId: string): Promise<object | string | FastReply | undefined>;
+}
+
+/** A fast 200 with headers of its own (beside the security headers) and a body that need not be JSON. */
+export class FastReply {
+  /**
+   * @param headers flat name/value list, as `res.writeHead` takes it (names lower case)
+   * @param body the body; empty = none (no Content-Type is sent then)
+   */
+  constructor(
+    readonly headers: readonly string[],
+    readonly body: string = '',
+  ) {}
 }
 
 export interface Dialect extends DialectRenderer {

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { isCoreError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { Dialect, DialectDeps } from '../dialects/types.js';
+import { FastReply, type Dialect, type DialectDeps, type FastRoute } from '../dialects/types.js';
 import { securityHeaders, sendProblem, type DialectRenderer, type Problem } from './common.js';
 
 declare module 'fastify' {
@@ -75,14 +75,25 @@ export function buildApp(opts: AppOptions): FastifyInstance {
    * anything else (no or bad token, refusal, store error) goes to the Fastify
    * route, which renders it. Same headers, same body as the route.
    */
-  const fast = new Map(dialects.flatMap((d) => d.fastRoutes ?? []).map((r) => [`${r.method} ${r.path}`, r]));
+  const fastRoutes = dialects.flatMap((d) => d.fastRoutes ?? []);
+  const fast = new Map(fastRoutes.filter((r) => !r.prefix).map((r) => [`${r.method} ${r.path}`, r]));
+  const fastPrefixes = fastRoutes.filter((r) => r.prefix);
+  const prefixRoute = (method: string | undefined, url: string | undefined): FastRoute | undefined => {
+    if (url === undefined) return undefined;
+    for (const r of fastPrefixes) {
+      if (r.method === method && url.startsWith(r.path) && (url.length === r.path.length || url[r.path.length] === '/' || url[r.path.length] === '?')) return r;
+    }
+    return undefined;
+  };
   const fastStats = { answered: 0, handedOn: 0 };
   const fastHeaders = Object.entries({ ...headers, 'content-type': 'application/json; charset=utf-8' }).flat();
+  const plainHeaders = Object.entries(headers).flat();
   const fastPath = (handler: (req: IncomingMessage, res: ServerResponse) => void) => (req: IncomingMessage, res: ServerResponse) => {
-    const route = fast.size > 0 ? fast.get(`${req.method} ${req.url}`) : undefined;
+    const route = fastRoutes.length > 0 ? (fast.get(`${req.method} ${req.url}`) ?? (fastPrefixes.length > 0 ? prefixRoute(req.method, req.url) : undefined)) : undefined;
     if (
       !route ||
-      req.headers['content-length'] !== undefined ||
+      // A check request that declares an empty body (Envoy's ext_authz does) is still a plain request.
+      (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') ||
       req.headers['transfer-encoding'] !== undefined ||
       headSize(req.rawHeaders, req.url) > http.maxHeaderBytes
     ) {
@@ -95,6 +106,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
           return handler(req, res);
         }
         fastStats.answered++;
+        if (body instanceof FastReply) {
+          res.writeHead(200, [...plainHeaders, ...body.headers, 'content-length', String(Buffer.byteLength(body.body))]);
+          return void res.end(body.body);
+        }
         const json = typeof body === 'string' ? body : JSON.stringify(body);
         res.writeHead(200, [...fastHeaders, 'content-length', String(Buffer.byteLength(json))]);
         res.end(json);
