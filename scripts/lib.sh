@@ -51,6 +51,8 @@ ensure_test_servers() {
   # PostgreSQL and Redis for the shared-store tests: private instances under a temp dir,
   # never the packages' own (Debian may start those on install; the tests do not use them).
   apt_install postgresql redis-server
+  # The gateway's proxies: private nginx (auth_request) and Caddy (forward_auth) instances on loopback.
+  apt_install nginx caddy
 }
 
 # Compiles the PAM helper (src/adapters/identity/pam/helper.c) into dist/bin, from source.

@@ -18,6 +18,7 @@ import { openPortcullis, type Portcullis } from './service.js';
 import { SchemaVersionError } from './adapters/store/sqlite/store.js';
 import { PgSchemaVersionError } from './adapters/store/postgres/store.js';
 import { exportData, importData, ExportFormatError } from './transfer.js';
+import { registerGatewayCommands } from './cli/gateway.js';
 
 interface GlobalOpts {
   config?: string;
@@ -421,6 +422,7 @@ export function program(): Command {
       });
     });
 
+  registerGatewayCommands(root, { configFrom: (cmd) => configFrom(cmd), withCore, usage: (m) => new UsageError(m) });
   return root;
 }
 

@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ManualClock } from '../../src/ports/clock.js';
 import { addUser, harness, type Harness } from '../helpers.js';
+import { send } from './http.js';
 
 /*
  * The forward-auth endpoints over a real socket (so the fast path answers what it
@@ -49,22 +49,9 @@ describe('forward-auth endpoints', () => {
     await h.close();
   });
 
-  /** One request over the socket (node:http, which, unlike fetch, sends the Host header it is given). */
-  function ask(path: string, headers: Record<string, string>, method = 'GET') {
-    return new Promise<{ status: number; headers: Headers; text: string; json: Record<string, unknown> | undefined }>((resolve, reject) => {
-      const req = httpRequest(`${url}${path}`, { method, headers }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => {
-          const hs = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) hs.set(k, Array.isArray(v) ? v.join(', ') : v);
-          resolve({ status: res.statusCode ?? 0, headers: hs, text, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined });
-        });
-      });
-      req.on('error', reject);
-      req.end();
-    });
+  async function ask(path: string, headers: Record<string, string>, method = 'GET') {
+    const r = await send(`${url}${path}`, { method, headers });
+    return { ...r, headers: new Headers(Object.entries(r.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)])) };
   }
   const nginx = (original: string, headers: Record<string, string> = {}, method = 'GET') =>
     ask('/portcullis/auth/request', { 'x-original-url': original, 'x-original-method': method, ...headers });
