@@ -263,7 +263,7 @@ export const configSchema = z
       .prefault({}),
     /**
      * The account policy's starting values, with XClarity's names and units (see
-     * README "Account settings"). Values changed through PUT /userAccountSettings or
+     * docs/account-policy.md "Account settings"). Values changed through PUT /userAccountSettings or
      * `portcullis settings set` are stored in the database and win over these.
      * InactivityTimeout, SessionLifetime and MinimumPasswordLength come from
      * session.inactivityTimeoutMinutes, session.absoluteTimeoutMinutes and accounts.minPasswordLength.
@@ -357,6 +357,12 @@ export const configSchema = z
           .default('JSESSIONID'),
         /** Roles that may log in through XClarity; "any" = at least one role. */
         allowedRoles: z.union([z.literal('any'), roleList.min(1)]).default('any'),
+        /**
+         * Status of a refused `POST /sessions` (wrong password, unknown, locked or disabled user).
+         * 403 by default: Lenovo's own clients (the xclarity_client gem, pylxca) read 403 as "bad
+         * credentials" and any other status as "connection failed". 401 for clients written to RFC 7235.
+         */
+        failedLoginStatus: z.union([z.literal(401), z.literal(403)]).default(403),
       })
       .strict()
       .prefault({}),

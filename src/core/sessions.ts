@@ -144,7 +144,7 @@ export class SessionService {
 
   /**
    * Checks credentials against a provider and the role requirement, without making
-   * a session, under the brute-force rules (README "Brute-force defence"):
+   * a session, under the brute-force rules (docs/account-policy.md "Brute-force defence"):
    *
    * - every failure counts against the source address and, while the source is
    *   not throttled, against the account (one atomic store call each);

@@ -27,7 +27,7 @@ export interface AccountSettings {
 
 export type SettingName = keyof AccountSettings;
 
-/** Each setting's range and meaning (for validation messages and the README). */
+/** Each setting's range and meaning (for validation messages and docs/account-policy.md). */
 export const SETTING_RULES: Record<SettingName, { min: number; max: number; unit: string }> = {
   InactivityTimeout: { min: 0, max: 525600, unit: 'minutes (0 = never)' },
   SessionLifetime: { min: 1, max: 525600, unit: 'minutes' },

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { isCoreError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { FastReply, type Dialect, type DialectDeps, type FastRoute } from '../dialects/types.js';
-import { securityHeaders, sendProblem, type DialectRenderer, type Problem } from './common.js';
+import { securityHeaders, sendProblem, TransportError, type DialectRenderer, type Problem } from './common.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -89,6 +90,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const fastHeaders = Object.entries({ ...headers, 'content-type': 'application/json; charset=utf-8' }).flat();
   const plainHeaders = Object.entries(headers).flat();
   const fastPath = (handler: (req: IncomingMessage, res: ServerResponse) => void) => (req: IncomingMessage, res: ServerResponse) => {
+    (req.socket as PathMemory)[LAST_PATH] = req.url;
     const route = fastRoutes.length > 0 ? (fast.get(`${req.method} ${req.url}`) ?? (fastPrefixes.length > 0 ? prefixRoute(req.method, req.url) : undefined)) : undefined;
     if (
       !route ||
@@ -127,6 +129,19 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     trustProxy: deps.config.trustProxy,
     genReqId: () => randomUUID(),
     return503OnClosing: true,
+    // Longer path parameters are answered 414 in the dialect's envelope (frameworkErrors below), never with Fastify's own body.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: (error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+      // Called before any hook: the security headers are not on the reply yet.
+      reply.headers(headers);
+      const problem: Problem =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? { code: 'uri_too_long', detail: `A path parameter is longer than ${MAX_PARAM_LENGTH} characters.` }
+          : error.code === 'FST_ERR_BAD_URL'
+            ? { code: 'invalid_input', detail: 'The URL is not valid (a malformed percent-encoding).' }
+            : { code: 'invalid_input', detail: 'The request is not valid.' };
+      return sendProblem(reply, dialectOfPath(req.url), problem);
+    },
     forceCloseConnections: true,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     schemaErrorFormatter: (errors, dataVar) => new Error(describeValidation(errors as AjvError[], dataVar)),
@@ -145,8 +160,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
       const code = status === 431 ? 'header_too_large' : status === 408 ? 'timeout' : 'invalid_input';
-      const firstLine = err.rawPacket?.subarray(0, 2048).toString('latin1').split('\r\n', 1)[0] ?? '';
-      const path = firstLine.split(' ')[1] ?? '/';
+      const path = requestPath(err.rawPacket) ?? (socket as PathMemory)[LAST_PATH] ?? '/';
       const { body } = dialectOfPath(path).render({ code, status, detail: 'Malformed HTTP request.' }, undefined);
       const json = JSON.stringify(body);
       const head = [
@@ -160,31 +174,68 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     },
   });
 
-  // Empty JSON bodies (a DELETE from a client that always sends Content-Type: application/json) are no body at all.
+  /*
+   * Bodies are JSON. An empty one (a DELETE or GET from a client that always sends
+   * Content-Type: application/json) is no body at all. A body without any
+   * Content-Type is parsed as JSON too, as real appliances do (a widely used HCX
+   * client sends none); a body with another explicit type is 415.
+   */
   const json = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+  const parseJson = (req: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => {
     if (body === '') return done(null, undefined);
-    json(req, body as string, done);
+    json(req, body, done);
+  };
+  app.removeAllContentTypeParsers();
+  for (const type of ['application/json', JSON_SUFFIX]) {
+    app.addContentTypeParser(type, { parseAs: 'string' }, (req, body, done) => parseJson(req, body as string, done));
+  }
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
+    if (req.headers['content-type'] === undefined) return parseJson(req, body as string, done);
+    done(new TransportError({ code: 'unsupported_media_type', detail: 'Use Content-Type: application/json.' }));
   });
+
+  /*
+   * Which methods each path answers, for 405 + Allow: Fastify answers an unknown
+   * method like an unknown path. The same routes, matched by the same router.
+   */
+  const methodsOf = FindMyWay({ maxParamLength: MAX_PARAM_LENGTH });
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const m of methods) methodsOf.on(m as HTTPMethod, route.url, () => undefined);
+  });
+  const allowedMethods = (url: string): string[] => {
+    const path = url.split('?', 1)[0]!;
+    return ALL_METHODS.filter((m) => methodsOf.find(m, path) !== null);
+  };
 
   app.addHook('onRequest', (req, reply, done) => {
     reply.headers(headers);
     if (headSize(req.raw.rawHeaders, req.raw.url) > http.maxHeaderBytes) {
-      return void sendProblem(reply, dialectOfPath(req.url), { code: 'header_too_large', detail: `The limit is ${http.maxHeaderBytes} bytes.` });
+      const renderer = dialectOfPath(req.url);
+      if ((req.raw.url?.length ?? 0) > http.maxHeaderBytes) {
+        return void sendProblem(reply, renderer, { code: 'uri_too_long', detail: `The limit for the request line and headers is ${http.maxHeaderBytes} bytes.` });
+      }
+      return void sendProblem(reply, renderer, { code: 'header_too_large', detail: `The limit is ${http.maxHeaderBytes} bytes.` });
     }
     done();
   });
 
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.length > 200 ? `${req.url.slice(0, 200)}…` : req.url;
+    const allow = allowedMethods(req.url);
+    if (allow.length > 0) {
+      reply.header('allow', allow.join(', '));
+      return sendProblem(reply, dialectOfPath(req.url), { code: 'method_not_allowed', detail: `${req.method} ${path}; allowed: ${allow.join(', ')}` });
+    }
     return sendProblem(reply, dialectOfPath(req.url), { code: 'no_route', detail: `${req.method} ${path}` });
   });
 
   app.setErrorHandler((error: FastifyError, req, reply) => {
     const renderer = dialectOf(req);
     let problem: Problem;
-    if (isCoreError(error)) {
+    if (error instanceof TransportError) {
+      problem = error.problem;
+    } else if (isCoreError(error)) {
       problem = { code: error.code, detail: error.message };
       if (error.code === 'identity_unavailable' || error.code === 'internal' || error.code === 'unavailable') {
         logger.error({ event: 'request.error', reqId: req.id, code: error.code, err: error.message, cause: causeText(error.cause) }, 'request failed');
@@ -212,6 +263,27 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   return app;
 }
 
+/** Longest path parameter the router matches; longer ones are answered 414. */
+const MAX_PARAM_LENGTH = 256;
+/** Structured-syntax JSON types (RFC 6839), e.g. application/merge-patch+json. */
+const JSON_SUFFIX = /^application\/[a-z0-9.!#$&^_-]+\+json(?:\s*;.*)?$/i;
+const ALL_METHODS: HTTPMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+/** The path of the request on a connection, kept for a parser error whose packet no longer shows it. */
+const LAST_PATH = Symbol('portcullis.lastPath');
+type PathMemory = Socket & { [LAST_PATH]?: string | undefined };
+
+/**
+ * The path of the request line at the start of a raw packet, if the packet starts
+ * with one. A head too large for Node's parser usually overflows in a later packet
+ * than its request line; the caller then falls back to the connection's last path.
+ */
+function requestPath(raw: Buffer | undefined): string | undefined {
+  if (!raw) return undefined;
+  const m = /^[A-Z]{3,10} (\S+) HTTP\/1\.[01]\r?$/m.exec(raw.subarray(0, 8192).toString('latin1').split('\n', 1)[0]!);
+  return m?.[1];
+}
+
 /** Size of a request head as sent: request line and `name: value\r\n` lines. */
 function headSize(rawHeaders: string[], url: string | undefined): number {
   let n = (url?.length ?? 0) + 16;
@@ -219,9 +291,18 @@ function headSize(rawHeaders: string[], url: string | undefined): number {
   return n;
 }
 
-/** Where Node's own parser gives up: well past the configured limit, so that limit is answered in the route's envelope. */
+/**
+ * Where Node's own parser gives up: far past the configured limit, so that heads
+ * over it are still parsed and answered by the onRequest hook, which knows the
+ * route and so the envelope (a long query string plus headers on an HCX path is
+ * answered in HCX's). Past this bound the head is cut off by Node's parser; its
+ * request line is usually out of view by then (a packet of a TLS record or one
+ * socket read), so the path comes from the connection's previous request, else
+ * the default dialect answers. The bound costs at most this much memory per
+ * connection while a head arrives (within http.requestTimeoutMs / 20 s).
+ */
 export function hardHeaderLimit(limit: number): number {
-  return Math.max(65536, limit * 4);
+  return Math.max(262144, limit * 4);
 }
 
 function causeText(cause: unknown): string | undefined {

@@ -3,7 +3,14 @@ import type { ErrorCode } from '../core/errors.js';
 import type { RequestContext } from '../core/sessions.js';
 
 /** Failures the HTTP layer itself detects, before or beside the core. */
-export type TransportCode = 'no_route' | 'payload_too_large' | 'unsupported_media_type' | 'header_too_large' | 'timeout';
+export type TransportCode =
+  | 'no_route'
+  | 'method_not_allowed'
+  | 'uri_too_long'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'header_too_large'
+  | 'timeout';
 export type ProblemCode = ErrorCode | TransportCode;
 
 /** A failure to render in a dialect's envelope. */
@@ -13,6 +20,18 @@ export interface Problem {
   detail?: string;
   /** Overrides the status a dialect would choose for the code (framework errors carry their own). */
   status?: number;
+}
+
+/**
+ * A failure the HTTP layer detects while reading a request (an unsupported
+ * content type, say), thrown from a parser or hook so the app's error handler
+ * renders it in the route's dialect like any other problem.
+ */
+export class TransportError extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.detail ?? problem.code);
+    this.name = 'TransportError';
+  }
 }
 
 /** What each dialect provides to the shared error paths (framework errors, unknown routes, bad request heads). */

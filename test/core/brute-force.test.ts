@@ -5,7 +5,7 @@ import { ManualClock } from '../../src/ports/clock.js';
 import { ADMIN_ROLES, addUser, harness, type Harness } from '../helpers.js';
 
 /*
- * Brute-force defence (README "Brute-force defence"), through the HTTP app: failures
+ * Brute-force defence (docs/account-policy.md "Brute-force defence"), through the HTTP app: failures
  * counted atomically per account and per source address, the lock exactly at
  * MaximumLoginFailures, a single address unable to lock an account, trusted sources,
  * LockoutTime, unlock, and a lock indistinguishable from a wrong password.
@@ -70,7 +70,7 @@ describe('brute-force defence', () => {
     assert.deepEqual(await h.p.accounts.lockState('alice'), { count: 20, locked: true, lockedUntil: START + 60 * MINUTE });
   });
 
-  it('answers a locked account with the very same 401 as a wrong password, in HCX and in LXCA, even for the right password', async () => {
+  it('answers a locked account with the very same refusal as a wrong password (HCX 401, XClarity 403), even for the right password', async () => {
     await Promise.all(Array.from({ length: 20 }, (_, i) => hcxLogin(h, 'alice', `wrong-${i}`, attacker(i))));
     const wrongHcx = shape(await hcxLogin(h, 'root-admin', 'not-it', '203.0.113.9'));
     const lockedHcx = shape(await hcxLogin(h, 'alice', ALICE.password, '203.0.113.7'));
@@ -80,7 +80,7 @@ describe('brute-force defence', () => {
 
     const wrongLxca = shape(await lxcaLogin(h, 'root-admin', 'not-it', '203.0.113.9'));
     const lockedLxca = shape(await lxcaLogin(h, 'alice', ALICE.password, '203.0.113.8'));
-    assert.equal(lockedLxca.status, 401);
+    assert.equal(lockedLxca.status, 403);
     assert.deepEqual(lockedLxca, wrongLxca);
     assert.equal((lockedLxca.body as { messages: { id: string }[] }).messages[0]!.id, 'FQXHMSE0101J');
     const audit = await h.p.audit.query({ username: 'alice', kind: 'login.failure' });

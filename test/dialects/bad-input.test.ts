@@ -199,7 +199,6 @@ describe('unknown routes', () => {
   for (const [method, url] of [
     ['GET', '/api/admin/v2/nothing'],
     ['POST', '/api/admin/v1/nothing'],
-    ['PUT', '/api/admin/v1/sessions'],
     ['GET', '/hybridity/api/nothing'],
   ] as const) {
     it(`answers ${method} ${url} with 404 in the HCX envelope`, async () => {
@@ -213,13 +212,25 @@ describe('unknown routes', () => {
   for (const [method, url] of [
     ['GET', '/foo'],
     ['POST', '/foo/bar'],
-    ['PUT', '/sessions'],
     ['GET', '/api/adminx'],
   ] as const) {
     it(`answers ${method} ${url} with 404 in the XClarity envelope`, async () => {
       const res = await h.app.inject({ method, url, ...(method !== 'GET' && { payload: { UserId: USER, password: PASS } }) });
       assert.equal(res.statusCode, 404, res.body);
       assertEnvelope(res, 'lxca', clock.now());
+      assertNoLeak(res, undefined);
+    });
+  }
+
+  for (const [method, url, dialect, allow] of [
+    ['PUT', '/api/admin/v1/sessions', 'hcx', 'GET, HEAD, POST, DELETE'],
+    ['PUT', '/sessions', 'lxca', 'GET, HEAD, POST, DELETE'],
+  ] as const) {
+    it(`answers ${method} ${url}, a path that exists for other methods, with 405, Allow and the ${dialect} envelope`, async () => {
+      const res = await h.app.inject({ method, url, payload: dialect === 'hcx' ? { username: USER, password: PASS } : { UserId: USER, password: PASS } });
+      assert.equal(res.statusCode, 405, res.body);
+      assert.equal(res.headers.allow, allow);
+      assertEnvelope(res, dialect, clock.now());
       assertNoLeak(res, undefined);
     });
   }

@@ -196,17 +196,35 @@ describe('LXCA POST /sessions (seed 004)', () => {
     assert.notEqual(a.id, b.id);
   });
 
-  it('answers a wrong password with 401 result "failure" and one FQXHM message, setting no cookie', async () => {
+  it('answers a wrong password with 403 (what Lenovo\'s clients read as bad credentials), result "failure" and FQXHMSE0101J, setting no cookie', async () => {
     const res = await h.app.inject({ method: 'POST', url: '/sessions', payload: { UserId: ALICE.username, password: 'Wrong-Pass-1' } });
-    assertFailure(res, 401);
+    assertFailure(res, 403);
+    assert.equal(JSON.parse(res.body).messages[0].id, 'FQXHMSE0101J');
     assert.deepEqual(setCookies(res), []);
   });
 
   it('answers an unknown user exactly as a wrong password', async () => {
     const wrong = await h.app.inject({ method: 'POST', url: '/sessions', payload: { UserId: ALICE.username, password: 'Wrong-Pass-1' } });
     const unknown = await h.app.inject({ method: 'POST', url: '/sessions', payload: { UserId: 'nobody-here', password: 'Wrong-Pass-1' } });
-    assertFailure(unknown, 401);
+    assertFailure(unknown, 403);
     assert.equal(unknown.body, wrong.body);
+  });
+
+  it('answers a failed login with 401 instead when lxca.failedLoginStatus is 401, with the same body', async () => {
+    const h401 = await harness({ overrides: { 'lxca.failedLoginStatus': 401 } });
+    try {
+      await addUser(h401, ALICE.username, ALICE.password, []);
+      const res = await h401.app.inject({ method: 'POST', url: '/sessions', payload: { UserId: ALICE.username, password: 'Wrong-Pass-1' } });
+      assertFailure(res, 401);
+      const ref = await h.app.inject({ method: 'POST', url: '/sessions', payload: { UserId: ALICE.username, password: 'Wrong-Pass-1' } });
+      assert.equal(res.body, ref.body);
+    } finally {
+      await h401.close();
+    }
+  });
+
+  it('keeps 401 for a request without a live session (only the login\'s refusal is 403)', async () => {
+    assertFailure(await h.app.inject({ method: 'GET', url: '/sessions' }), 401);
   });
 });
 

@@ -344,7 +344,7 @@ describe('forced password change', () => {
     assert.equal((await lxca(h, s, 'GET', '/sessions', undefined, false)).statusCode, 200, 'the same session now works');
     const stale = await h.app.inject({ method: 'GET', url: '/api/admin/v1/sessions', headers: { 'x-hm-authorization': other.token } });
     assert.equal(stale.statusCode, 401, 'the other session ended');
-    assert.equal((await lxcaLogin(h, FRESH.username, FRESH.password)).res.statusCode, 401, 'the old password is gone');
+    assert.equal((await lxcaLogin(h, FRESH.username, FRESH.password)).res.statusCode, 403, 'the old password is gone');
     const again = await lxcaLogin(h, FRESH.username, 'Brand-New-Pass-2');
     assert.equal(again.res.json().response.pwChangeRequired, false);
     const [e] = await h.p.audit.query({ kind: 'password.change' });

@@ -254,16 +254,16 @@ describe('XClarity: local accounts first, then the directory', () => {
 
   it('never lets the directory answer for a name the local accounts know (no shadowing, no second guess)', async () => {
     const res = await lxca('alice', PEOPLE.alice.password);
-    assert.equal(res.statusCode, 401, res.body);
+    assert.equal(res.statusCode, 403, res.body); // XClarity's failed-login status (lxca.failedLoginStatus)
     assert.equal(json(res).messages[0].id, 'FQXHMSE0101J');
     const ok = await lxca('alice', 'Local-Alice-Pass-1');
     assert.equal(ok.statusCode, 200, ok.body);
     assert.equal(json(ok).response.session.authenticationServer, '127.0.0.1');
   });
 
-  it('refuses names unknown to both with the usual 401', async () => {
+  it('refuses names unknown to both with the usual failed-login answer (XClarity: 403)', async () => {
     const res = await lxca('nobody', 'Whatever-1');
-    assert.equal(res.statusCode, 401, res.body);
+    assert.equal(res.statusCode, 403, res.body);
   });
 });
 

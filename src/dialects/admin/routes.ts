@@ -25,6 +25,8 @@ const STATUS: Record<ProblemCode, number> = {
   busy: 503,
   unavailable: 503,
   no_route: 404,
+  method_not_allowed: 405,
+  uri_too_long: 414,
   payload_too_large: 413,
   unsupported_media_type: 415,
   header_too_large: 431,
@@ -95,7 +97,7 @@ export function sessionJson(s: SessionRecord) {
 }
 
 /**
- * Portcullis's own administration API (README "Admin API"). Bearer tokens only —
+ * Portcullis's own administration API (docs/admin-api.md). Bearer tokens only —
  * no cookies — so it needs no CSRF token.
  */
 export function adminDialect(deps: DialectDeps): Dialect {

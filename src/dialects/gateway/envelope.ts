@@ -21,6 +21,8 @@ const STATUS: Record<ProblemCode, number> = {
   busy: 503,
   unavailable: 503,
   no_route: 404,
+  method_not_allowed: 405,
+  uri_too_long: 414,
   payload_too_large: 413,
   unsupported_media_type: 415,
   header_too_large: 431,

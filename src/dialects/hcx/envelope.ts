@@ -33,6 +33,8 @@ const MAP: Record<ProblemCode, Mapping> = {
   busy: { status: 503, errorCode: 'INTERNAL_SERVER_ERROR', text: 'Too many logins at once; retry shortly.', fallback: '' },
   unavailable: { status: 503, errorCode: 'INTERNAL_SERVER_ERROR', text: 'Service temporarily unavailable; retry shortly.', fallback: '' },
   no_route: { status: 404, errorCode: 'BAD_REQUEST', fallback: 'No such API.' },
+  method_not_allowed: { status: 405, errorCode: 'BAD_REQUEST', fallback: 'Method not allowed on this API.' },
+  uri_too_long: { status: 414, errorCode: 'BAD_REQUEST', fallback: 'Request URL or a path parameter is too long.' },
   payload_too_large: { status: 413, errorCode: 'BAD_REQUEST', fallback: 'Request body is too large.' },
   unsupported_media_type: { status: 415, errorCode: 'BAD_REQUEST', fallback: 'Content-Type must be application/json.' },
   header_too_large: { status: 431, errorCode: 'BAD_REQUEST', fallback: 'Request headers are too large.' },

@@ -30,7 +30,7 @@ interface Entry {
 
 /**
  * Portcullis's own message ids for failures XClarity does not document, in its
- * FQXHM shape (component SE, severity letter J for errors). Listed in the README.
+ * FQXHM shape (component SE, severity letter J for errors). Listed in docs/xclarity.md.
  */
 export const LXCA_MESSAGES: Record<ProblemCode, Entry> = {
   invalid_credentials: {
@@ -97,6 +97,16 @@ export const LXCA_MESSAGES: Record<ProblemCode, Entry> = {
     status: 404, id: 'FQXHMSE0112J', text: 'The requested URL or method is not supported.', withDetail: true,
     explanation: 'No API exists at that URL for that method.',
     recovery: 'Check the URL and method against the API reference.',
+  },
+  method_not_allowed: {
+    status: 405, id: 'FQXHMSE0119J', text: 'The method is not supported for this URL.', withDetail: true,
+    explanation: 'The URL exists, but not for this HTTP method; the Allow header lists the methods it supports.',
+    recovery: 'Use one of the methods in the Allow header.',
+  },
+  uri_too_long: {
+    status: 414, id: 'FQXHMSE0120J', text: 'The request URL is too long.',
+    explanation: 'The URL, or an identifier in its path, is longer than the server accepts.',
+    recovery: 'Check the identifier in the URL and try again.',
   },
   conflict: {
     status: 409, id: 'FQXHMSE0113J', text: 'The resource already exists.', withDetail: true,

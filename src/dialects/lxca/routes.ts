@@ -93,7 +93,8 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
           { provider: cfg.provider, username: req.body.UserId, password: req.body.password, requiredRoles: cfg.allowedRoles },
           requestContext(req, 'lxca'),
         );
-        if (result.kind === 'invalid_credentials') return fail(reply, { code: 'invalid_credentials' });
+        // The login's own refusal: same body and message id whichever status is configured (see lxca.failedLoginStatus).
+        if (result.kind === 'invalid_credentials') return fail(reply, { code: 'invalid_credentials', status: cfg.failedLoginStatus });
         if (result.kind === 'forbidden') return fail(reply, { code: 'forbidden' });
         if (result.kind === 'too_many_sessions') {
           return fail(reply, { code: 'too_many_sessions', detail: `The limit (MaxConcurrentSessions) is ${result.limit}.` });
