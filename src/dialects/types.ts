@@ -45,6 +45,9 @@ export class FastReply {
     readonly headers: readonly string[],
     readonly body: string = '',
   ) {}
+
+  /** The whole head as written, kept by the app once built: a reply reused for many requests (one per session) is assembled once. */
+  head: string[] | undefined;
 }
 
 export interface Dialect extends DialectRenderer {

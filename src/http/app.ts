@@ -109,7 +109,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         }
         fastStats.answered++;
         if (body instanceof FastReply) {
-          res.writeHead(200, [...plainHeaders, ...body.headers, 'content-length', String(Buffer.byteLength(body.body))]);
+          res.writeHead(200, (body.head ??= [...plainHeaders, ...body.headers, 'content-length', String(Buffer.byteLength(body.body))]));
           return void res.end(body.body);
         }
         const json = typeof body === 'string' ? body : JSON.stringify(body);

@@ -94,8 +94,10 @@ export function gatewayDialect(deps: DialectDeps): Dialect {
     if (d === undefined && !decisions.has(key)) {
       const path = normalizePath(o.uri);
       d = path === undefined ? undefined : { path, decision: decide(rules, { method: o.method, hostname: o.hostname, path }) };
-      if (decisions.size >= 10_000) decisions.clear();
-      decisions.set(key, d);
+      if (key.length <= 1024) {
+        if (decisions.size >= 10_000) decisions.clear();
+        decisions.set(key, d);
+      }
     }
     return d;
   }
@@ -104,10 +106,35 @@ export function gatewayDialect(deps: DialectDeps): Dialect {
    * The whole check. `ctx` is needed only for HTTP Basic (a password check, audited);
    * without it (the fast path) a Basic request is handed on by returning undefined.
    */
+  /**
+   * The original request and the rules' decision, by the raw headers that carry it
+   * (the same URL asked about again costs one map lookup, no parsing).
+   */
+  const parsed = new Map<string, { original: OriginalRequest; ruled: { path: string; decision: RuleDecision } | undefined } | string>();
+  function parse(conv: Convention, h: IncomingHttpHeaders, method: string, url: string) {
+    const key =
+      conv === 'nginx' && typeof h['x-original-url'] === 'string'
+        ? `n ${h['x-original-method']} ${h['x-original-url']}`
+        : conv === 'envoy'
+          ? `e ${method} ${h.host} ${h['x-forwarded-proto']} ${url}`
+          : `f ${h['x-forwarded-method']} ${h['x-forwarded-proto']} ${h['x-forwarded-host']} ${h['x-forwarded-uri']}`;
+    let p = parsed.get(key);
+    if (p === undefined) {
+      const original = originalRequest(conv, h, method, url);
+      p = typeof original === 'string' ? original : { original, ruled: ruleDecision(original) };
+      // Bounded: at most 10 000 keys of at most 1 KiB each (longer URLs are parsed every time).
+      if (key.length <= 1024) {
+        if (parsed.size >= 10_000) parsed.clear();
+        parsed.set(key, p);
+      }
+    }
+    return p;
+  }
+
   async function evaluate(conv: Convention, h: IncomingHttpHeaders, method: string, url: string, ctx?: () => RequestContext): Promise<Outcome | undefined> {
-    const original = originalRequest(conv, h, method, url);
-    if (typeof original === 'string') return { kind: 'bad', detail: original };
-    const ruled = ruleDecision(original);
+    const p = parse(conv, h, method, url);
+    if (typeof p === 'string') return { kind: 'bad', detail: p };
+    const { original, ruled } = p;
     // A path the rules cannot read unambiguously (an encoded dot segment or slash) is refused, not guessed at.
     if (!ruled) return { kind: 'deny' };
     const { path, decision } = ruled;
@@ -188,9 +215,14 @@ export function gatewayDialect(deps: DialectDeps): Dialect {
     return render(conv, req, reply, outcome!);
   };
 
+  /** One reply per header list (a session's, or the anonymous one): its head is assembled once. */
+  const fastReplies = new WeakMap<readonly string[], FastReply>();
   const fastAnswer = (conv: Convention) => async (req: { headers: IncomingHttpHeaders; method?: string | undefined; url?: string | undefined }) => {
     const outcome = await evaluate(conv, req.headers, req.method ?? 'GET', req.url ?? '/');
-    return outcome?.kind === 'allow' ? new FastReply(outcome.headers) : undefined;
+    if (outcome?.kind !== 'allow') return undefined;
+    let reply = fastReplies.get(outcome.headers);
+    if (!reply) fastReplies.set(outcome.headers, (reply = new FastReply(outcome.headers)));
+    return reply;
   };
 
   // ---- introspection (RFC 7662) ----
