@@ -29,8 +29,12 @@ export interface DialectDeps {
 export interface FastRoute {
   method: 'GET';
   path: string;
-  /** Also serve every URL under `path` (`path/…` and `path?…`), not only `path` itself. */
+  /** `path` is a prefix: the route takes `path` + one segment (an id), without `/` or a query after it. */
   prefix?: boolean;
+  /** `path` and everything under it: `path`, `path/…` and `path?…` (the Envoy check, whose path is a prefix + the original path). */
+  subtree?: boolean;
+  /** Headers the 200 carries besides the security headers and the JSON content type (the Fastify route's own). */
+  headers?: Record<string, string>;
   /** The 200 body (an object, or its JSON text), a {@link FastReply}, or undefined to hand the request to Fastify. */
   answer(req: IncomingMessage, requestId: string): Promise<object | string | FastReply | undefined>;
 }

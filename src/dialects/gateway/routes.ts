@@ -265,7 +265,7 @@ export function gatewayDialect(deps: DialectDeps): Dialect {
     fastRoutes: [
       { method: 'GET', path: NGINX_PATH, answer: fastAnswer('nginx') },
       { method: 'GET', path: FORWARD_PATH, answer: fastAnswer('forward') },
-      { method: 'GET', path: ENVOY_PREFIX, prefix: true, answer: fastAnswer('envoy') },
+      { method: 'GET', path: ENVOY_PREFIX, subtree: true, answer: fastAnswer('envoy') },
     ],
     register(app: FastifyInstance) {
       const route = { config: { dialect: 'gateway' } };
