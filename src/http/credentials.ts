@@ -1,5 +1,28 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
+/** Where a session token was found (see {@link findSessionToken} for the order). */
+export type CredentialSource = 'hcx' | 'redfish' | 'vcenter' | 'bearer' | 'cookie';
+
+export interface FoundCredential {
+  source: CredentialSource;
+  token: string;
+}
+
+export interface CredentialOptions {
+  /** Name of the XClarity session cookie (config.lxca.sessionCookie). */
+  sessionCookie: string;
+}
+
+/** The header names, in the order they are consulted (the cookie comes last). */
+export const TOKEN_HEADERS: readonly { header: string; source: CredentialSource }[] = [
+  { header: 'x-hm-authorization', source: 'hcx' },
+  { header: 'x-auth-token', source: 'redfish' },
+  { header: 'vmware-api-session-id', source: 'vcenter' },
+];
+
+/** Longest value looked at; tokens are 43 characters, anything far longer is not one. */
+const MAX_VALUE = 4096;
+
 /**
  * "Find a session token in this request": THE one list every dialect and the
  * gateway consult, so a session made through any dialect is valid everywhere by
@@ -24,28 +47,6 @@ import type { IncomingHttpHeaders } from 'node:http';
  *
  * @example findSessionToken({ 'x-auth-token': 't' }, { sessionCookie: 'JSESSIONID' }) // { source: 'redfish', token: 't' }
  */
-export type CredentialSource = 'hcx' | 'redfish' | 'vcenter' | 'bearer' | 'cookie';
-
-export interface FoundCredential {
-  source: CredentialSource;
-  token: string;
-}
-
-export interface CredentialOptions {
-  /** Name of the XClarity session cookie (config.lxca.sessionCookie). */
-  sessionCookie: string;
-}
-
-/** The header names, in the order they are consulted (the cookie comes last). */
-export const TOKEN_HEADERS: readonly { header: string; source: CredentialSource }[] = [
-  { header: 'x-hm-authorization', source: 'hcx' },
-  { header: 'x-auth-token', source: 'redfish' },
-  { header: 'vmware-api-session-id', source: 'vcenter' },
-];
-
-/** Longest value looked at; tokens are 43 characters, anything far longer is not one. */
-const MAX_VALUE = 4096;
-
 export function findSessionToken(headers: IncomingHttpHeaders, opts: CredentialOptions): FoundCredential | undefined {
   for (const { header, source } of TOKEN_HEADERS) {
     const v = headers[header];

@@ -271,8 +271,10 @@ describe('forward-auth endpoints', () => {
       ask(`/portcullis/auth/ext-authz${originalPath}`, { host: 'app.example.com', 'x-forwarded-proto': 'https', ...headers }, method);
 
     it('takes the original path after the prefix, and the original method and Host', async () => {
+      const before = h.app.fastPath.answered;
       const r = await envoy('GET', '/inventory?page=2', { 'x-hm-authorization': tokens.bob! });
       assert.equal(r.status, 200);
+      assert.equal(h.app.fastPath.answered, before + 1, 'a GET check on the fast path');
       assert.equal(r.headers.get('remote-user'), 'bob');
       assert.equal((await envoy('POST', '/firmware/x', { 'x-hm-authorization': tokens.bob!, 'content-length': '0' })).status, 403);
       assert.equal((await envoy('POST', '/firmware/x', { 'x-hm-authorization': tokens.alice!, 'content-length': '0' })).status, 200);
