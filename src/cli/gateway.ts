@@ -247,13 +247,14 @@ http {
       proxy_set_header Connection "";
     }
 
-    # The forward-auth endpoints are for this proxy only.
-    location /portcullis/auth/ {
+    # The forward-auth endpoints are for this proxy only (^~: before the regular expression below).
+    location ^~ /portcullis/auth/ {
       return 404;
     }
 
-    # Portcullis's own pages and APIs (the login page, /portcullis/login), unchecked: they authenticate by themselves.
-    location /portcullis/ {
+    # Portcullis's own pages and APIs (the login page /portcullis/login, the console /console/ and its assets),
+    # unchecked: they authenticate by themselves.
+    location ~ ^/(portcullis|console)/ {
       proxy_pass ${o.portcullis.scheme}://portcullis;${tls(o.portcullis)}
       proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-For $remote_addr;
@@ -334,8 +335,10 @@ ${bind}\t# The forward-auth endpoints are for this proxy only (the longer path i
 \t\trespond 404
 \t}
 
-\t# Portcullis's own pages and APIs (the login page, /portcullis/login), unchecked: they authenticate by themselves.
-\thandle /portcullis/* {
+\t# Portcullis's own pages and APIs (the login page /portcullis/login, the console /console/ and its assets),
+\t# unchecked: they authenticate by themselves.
+\t@portcullis_pages path /portcullis/* /console/*
+\thandle @portcullis_pages {
 \t\treverse_proxy ${o.portcullis.url}${block(o.portcullis, '\t\t')}
 \t}
 
@@ -372,10 +375,10 @@ http:
         authResponseHeaders:
 ${o.headers.map((h) => `          - ${h}`).join('\n')}${o.portcullis.scheme === 'https' && o.insecureTls ? '\n        tls:\n          insecureSkipVerify: true' : ''}
   routers:
-    # Portcullis's own pages and APIs (the login page), unchecked; the forward-auth endpoints stay hidden.
+    # Portcullis's own pages and APIs (the login page, the console), unchecked; the forward-auth endpoints stay hidden.
     portcullis-pages:
       entryPoints: [web]
-      rule: "PathPrefix(\`/portcullis/\`) && !PathPrefix(\`/portcullis/auth/\`)"
+      rule: "(PathPrefix(\`/portcullis/\`) && !PathPrefix(\`/portcullis/auth/\`)) || PathPrefix(\`/console/\`)"
       priority: 200
       service: portcullis
     protected-app:
@@ -452,6 +455,12 @@ static_resources:
                     "@type": type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute
                     disabled: true
               - match: { prefix: /portcullis/ }
+                route: { cluster: portcullis }
+                typed_per_filter_config:
+                  envoy.filters.http.ext_authz:
+                    "@type": type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute
+                    disabled: true
+              - match: { prefix: /console/ }
                 route: { cluster: portcullis }
                 typed_per_filter_config:
                   envoy.filters.http.ext_authz:

@@ -149,7 +149,7 @@ export const gatewaySchema = z
     /** Ordered access rules: the first that matches decides; none matches = deny. */
     rules: z.array(ruleSchema).max(1000).prefault([{ name: 'any session', access: 'authenticated' }]),
     /** Paths a session that must change its password may still reach (path patterns); everything else refuses it. */
-    passwordChangePaths: z.array(z.string()).max(64).default(['/portcullis/login', '/portcullis/api/v1/password', '/userAccounts/passwordChange']),
+    passwordChangePaths: z.array(z.string()).max(64).default(['/portcullis/login/**', '/portcullis/api/v1/password', '/userAccounts/passwordChange']),
     /**
      * Cookie-borne sessions on state-changing methods: refuse requests a browser marks
      * as cross-site (Sec-Fetch-Site: cross-site), a CSRF guard in front of every upstream.

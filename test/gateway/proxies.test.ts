@@ -199,6 +199,17 @@ for (const proxy of PROXIES) {
       assert.equal(r.status, 404);
     });
 
+    it('sends Portcullis\'s own pages and APIs (/portcullis/, /console/) to Portcullis, unchecked', async () => {
+      const hits = upstream.hits;
+      const api = await get('/portcullis/api/v1/sessions', { authorization: `Bearer ${alice}` });
+      assert.equal(api.status, 200, api.text);
+      const noAuth = await get('/portcullis/api/v1/sessions');
+      assert.equal(noAuth.status, 401);
+      assert.equal((noAuth.json?.error as { code?: string } | undefined)?.code, 'invalid_session', 'the admin API answered, not the proxy');
+      await get('/console/');
+      assert.equal(upstream.hits, hits, 'none of these reached the upstream');
+    });
+
     it('keeps the original method and path for the upstream', async () => {
       const r = await get('/jobs/7?expand=1', { 'x-hm-authorization': bob }, 'DELETE');
       assert.equal(r.status, 200);
