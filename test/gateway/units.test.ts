@@ -74,6 +74,9 @@ describe('access rules', () => {
     assert.equal(normalizePath('/a/%2e%2e/b'), '/b');
     assert.equal(normalizePath('/a%2f..%2fb'), undefined);
     assert.equal(normalizePath('/a%5c..'), undefined);
+    assert.equal(normalizePath('/public/..;/admin'), undefined, 'a Java dot segment with a path parameter');
+    assert.equal(normalizePath('/public/.;x=1/admin'), undefined);
+    assert.equal(normalizePath('/admin;x=1/secret'), '/admin/secret', 'path parameters dropped, as Java servers drop them');
     assert.equal(normalizePath('/%zz'), undefined);
     assert.equal(normalizePath('relative'), undefined);
   });

@@ -75,9 +75,10 @@ export function decide(rules: readonly CompiledRule[], q: RuleInput): RuleDecisi
 
 /**
  * The path the rules see: dot segments resolved (`/public/../admin` is `/admin`,
- * also when written `%2e%2e`), percent-decoding applied, repeated slashes
- * collapsed. Returns undefined for a path that cannot be decoded or that still
- * holds a dot segment, a backslash or a NUL after decoding (`%2f..%2f`): such a
+ * also when written `%2e%2e`), percent-decoding applied, path parameters
+ * (`;jsessionid=…`) dropped from every segment, repeated slashes collapsed. Returns undefined for a path that cannot be decoded or that still
+ * holds a dot segment, a backslash or a NUL after decoding (`%2f..%2f`) or once
+ * path parameters are dropped (`/public/..;/admin`, as Java servers read it): such a
  * request is refused rather than matched, because the upstream may read it
  * differently than the rules would.
  *
@@ -100,8 +101,10 @@ export function normalizePath(raw: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (decoded.includes('\\') || decoded.includes('\u0000') || /(^|\/)\.\.?(\/|$)/.test(decoded)) return undefined;
-  return decoded.replace(/\/{2,}/g, '/');
+  // Path parameters go, as Java servers (Tomcat, Jetty) drop them: there `/admin;x=1/a` is `/admin/a` and `/public/..;/admin` is `/admin`.
+  const bare = decoded.includes(';') ? decoded.split('/').map((seg) => seg.split(';', 1)[0]).join('/') : decoded;
+  if (bare.includes('\\') || bare.includes('\u0000') || /(^|\/)\.\.?(\/|$)/.test(bare)) return undefined;
+  return bare.replace(/\/{2,}/g, '/');
 }
 
 /** Whether a (normalised) path is one a must-change-password session may still reach. */
