@@ -53,6 +53,8 @@ ensure_test_servers() {
   apt_install postgresql redis-server
   # The gateway's proxies: private nginx (auth_request) and Caddy (forward_auth) instances on loopback.
   apt_install nginx caddy
+  # A real vCenter client for the vCenter dialect's test: VMware's Go SDK (govmomi), built in GOPATH mode.
+  apt_install golang-go golang-github-vmware-govmomi-dev
 }
 
 # Real Redfish clients the suite runs against a live service: DMTF's redfishtool and

@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { gatewaySchema } from './config/gateway.js';
 import { redfishConfigSchema } from './config/redfish.js';
 import { clientTestingSchema, isLoopbackHost } from './config/client-testing.js';
+import { vcenterSchema } from './config/vcenter.js';
+import { identityDomainsSchema } from './config/identity.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
 
@@ -101,8 +103,10 @@ const ldapSchema = z
      * (sAMAccountName={user}), (userPrincipalName={username}).
      */
     userFilter: filterTemplate('userFilter', ['username', 'user']).default('(&(objectClass=inetOrgPerson)(uid={user}))'),
-    /** When set, a name with a domain (user@vsphere.local, VSPHERE\\user) must have one of these. */
+    /** When set, a name with a domain (user@vsphere.local, VSPHERE\\user) must have one of these; added to identity.domains (the one place to list them). */
     domains: z.array(z.string().min(1)).min(1).optional(),
+    /** The entry's attribute whose stored value is the user's canonical name (ldap:<value>); uid (OpenLDAP, vsphere.local), sAMAccountName (AD). Without it, the entry's DN. */
+    userAttribute: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'must be an attribute name').default('uid'),
     groups: z
       .object({
         /** search: find groups by member; memberOf: read the user's memberOf (AD, vsphere.local, OpenLDAP memberof overlay). */
@@ -369,9 +373,11 @@ export const configSchema = z
       .strict()
       .prefault({}),
     redfish: redfishConfigSchema,
+    vcenter: vcenterSchema(providerRef),
     /** Identity sources besides the built-in accounts; a source is configured when its section is present. */
     identity: z
       .object({
+        domains: identityDomainsSchema,
         pam: pamSchema.optional(),
         ldap: ldapSchema.optional(),
       })
@@ -436,6 +442,7 @@ export const envKeys: Record<string, string[]> = {
   PORTCULLIS_LOG_LEVEL: ['log', 'level'],
   PORTCULLIS_INACTIVITY_TIMEOUT_MINUTES: ['session', 'inactivityTimeoutMinutes'],
   PORTCULLIS_ABSOLUTE_TIMEOUT_MINUTES: ['session', 'absoluteTimeoutMinutes'],
+  PORTCULLIS_VCENTER_PROVIDER: ['vcenter', 'provider'],
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

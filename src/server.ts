@@ -6,6 +6,7 @@ import { lxcaDialect } from './dialects/lxca/routes.js';
 import { adminDialect } from './dialects/admin/routes.js';
 import { gatewayDialect } from './dialects/gateway/routes.js';
 import { redfishDialect } from './dialects/redfish/routes.js';
+import { vcenterDialect } from './dialects/vcenter/routes.js';
 import type { Dialect, DialectDeps } from './dialects/types.js';
 import { buildApp } from './http/app.js';
 import type { Portcullis } from './service.js';
@@ -21,6 +22,7 @@ export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
   const list: Dialect[] = [...(config.gateway.enabled ? [gatewayDialect(deps)] : []), adminDialect(deps)];
   if (config.hcx.enabled) list.push(hcxDialect(deps));
   if (config.redfish.enabled) list.push(redfishDialect(deps));
+  if (config.vcenter.enabled) list.push(vcenterDialect(deps));
   if (config.lxca.enabled) list.push(lxcaDialect(deps));
   return list;
 }

@@ -1,6 +1,8 @@
 import { ClientTesting, OffsetClock } from './testing/controller.js';
 import { Argon2idHasher } from './adapters/hasher/argon2.js';
 import { LocalAccountsProvider } from './adapters/identity/local/provider.js';
+import { configuredDomains } from './config/identity.js';
+import { caseFold } from './core/identity-key.js';
 import { openStores, type StoreSet } from './adapters/store/open.js';
 import type { Config } from './config.js';
 import { AccountService } from './core/accounts.js';
@@ -60,7 +62,8 @@ export async function openPortcullis(
       admission: { maxQueue: a.maxQueue, maxWaitMs: a.maxWaitMs, targetDelayMs: a.targetDelayMs },
     },
   );
-  const local = new LocalAccountsProvider(durable, hasher, () => clock.now());
+  // Local names: looked up ignoring case (README "Identities"); an account's stored name is its identity.
+  const local = new LocalAccountsProvider(durable, hasher, () => clock.now(), caseFold);
 
   // Every provider a dialect names exists; those not set up answer "not configured".
   let identity: IdentitySources;
@@ -93,6 +96,7 @@ export async function openPortcullis(
       trustedSourceMs: config.bruteForce.trustedSourceDays * 86_400_000,
     },
     identities,
+    domains: configuredDomains(config.identity),
     admission: hasher.admission,
     clock,
     random,
@@ -112,6 +116,7 @@ export async function openPortcullis(
     clock,
     random,
     logger,
+    domains: configuredDomains(config.identity),
     defaults: {
       enterprise: config.accounts.enterprise,
       organizations: config.accounts.organizations,

@@ -6,6 +6,7 @@ import type { AuditContext, AuditService } from './audit.js';
 import type { SettingsService } from './settings.js';
 import { ACCOUNT_FAILURE_WINDOW_MS } from './sessions.js';
 import { CoreError } from './errors.js';
+import { caseFold, foldName, looksQualified, RESERVED_PREFIXES } from './identity-key.js';
 import { newPasswordProblem, normalizeUsername, usernameProblem } from './input.js';
 import type { Logger } from './logger.js';
 
@@ -61,6 +62,8 @@ export class AccountService {
       random: Random;
       logger: Logger;
       defaults: AccountDefaults;
+      /** `identity.domains` (identity-key.ts foldName): the failure key of a name; default none. */
+      domains?: readonly string[];
     },
   ) {}
 
@@ -70,6 +73,10 @@ export class AccountService {
     const username = normalizeUsername(input.username);
     const pw = newPasswordProblem(input.password, username, (await this.d.settings.get()).MinimumPasswordLength);
     if (pw) throw new CoreError('invalid_input', `password ${pw}`);
+    if (looksQualified(username)) throw new CoreError('invalid_input', `username must not start with an identity source's prefix (${RESERVED_PREFIXES.map((p) => p + ':').join(', ')})`);
+    // Local names are looked up ignoring case (README "Identities"): a name that only differs in case from another account's would be ambiguous.
+    const clash = (await this.d.accounts.listAccounts()).find((a) => a.username !== username && caseFold(a.username) === caseFold(username));
+    if (clash) throw new CoreError('invalid_input', `username differs only in case from an existing account's`);
     const now = this.d.clock.now();
     const account = await this.d.accounts.createAccount(
       {
@@ -187,7 +194,8 @@ export class AccountService {
 
   /** Lifts a lockout (and the failure count) of an account name. Returns whether it was locked. */
   async unlock(username: string, ctx: AuditContext = CLI, by = 'cli'): Promise<boolean> {
-    const name = normalizeUsername(username);
+    // The lock is kept under the folded name, whichever spelling caused it (identity-key.ts).
+    const name = this.failureKey(username);
     const state = await this.d.guard.getLoginFailures('account', name, this.d.clock.now(), ACCOUNT_FAILURE_WINDOW_MS);
     await this.d.guard.clearLoginFailures('account', name);
     this.d.logger.info({ event: 'account.unlock', user: name, wasLocked: state.locked, by }, 'account unlocked');
@@ -201,7 +209,8 @@ export class AccountService {
    * that name: directory and PAM users are locked by name too.
    */
   async lock(username: string, ctx: AuditContext = CLI, by = 'cli'): Promise<{ lockedUntil: number }> {
-    const name = normalizeUsername(username);
+    // The same key as the brute-force rule and unlock: the folded name (identity-key.ts).
+    const name = this.failureKey(username);
     const policy = await this.d.settings.get();
     const state = await this.d.guard.recordLoginFailure('account', name, this.d.clock.now(), {
       limit: 1,
@@ -237,7 +246,11 @@ export class AccountService {
 
   /** Whether the account name is locked now, and its failure count. */
   lockState(username: string) {
-    return this.d.guard.getLoginFailures('account', normalizeUsername(username), this.d.clock.now(), ACCOUNT_FAILURE_WINDOW_MS);
+    return this.d.guard.getLoginFailures('account', this.failureKey(username), this.d.clock.now(), ACCOUNT_FAILURE_WINDOW_MS);
+  }
+
+  private failureKey(username: string): string {
+    return foldName(normalizeUsername(username), this.d.domains ?? []);
   }
 
   /**
@@ -269,7 +282,7 @@ export class AccountService {
     await this.d.sessions.deleteSessionsOfUser(a.username);
     await this.d.accounts.deleteAccount(a.username);
     await this.d.accounts.deletePasswordHistory(a.username);
-    await this.d.guard.clearLoginFailures('account', a.username);
+    await this.d.guard.clearLoginFailures('account', this.failureKey(a.username));
     this.d.logger.info({ event: 'account.delete', user: a.username }, 'account deleted');
   }
 
