@@ -53,6 +53,10 @@ ensure_test_servers() {
   apt_install postgresql redis-server
   # The gateway's proxies: private nginx (auth_request) and Caddy (forward_auth) instances on loopback.
   apt_install nginx caddy
+  # A private rsyslogd receives the audit events over UDP, TCP and TLS (rsyslog-openssl: its TLS driver).
+  apt_install rsyslog rsyslog-openssl
+  # systemd-analyze checks the shipped unit file (test/ops/package.test.ts).
+  command -v systemd-analyze >/dev/null || apt_install systemd
   # A real vCenter client for the vCenter dialect's test: VMware's Go SDK (govmomi), built in GOPATH mode.
   apt_install golang-go golang-github-vmware-govmomi-dev
 }

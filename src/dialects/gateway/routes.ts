@@ -144,7 +144,8 @@ export function gatewayDialect(deps: DialectDeps): Dialect {
     const found = findSessionToken(h, credentialOptions);
     let who: { roles: readonly string[]; mustChangePassword: boolean; headers: readonly string[] };
     if (found) {
-      const session = await sessions.authenticate(found.token, isUserActivity({ headers: h }));
+      // The fast path (no ctx) leaves the counting of checks to the app; the route counts its own.
+      const session = await sessions.authenticate(found.token, isUserActivity({ headers: h }), ctx ? 'gateway' : null);
       if (!session) return { kind: 'login', original };
       // A browser's cookie rides along on cross-site requests by itself: no cross-site write reaches an upstream with it.
       if (found.source === 'cookie' && cfg.refuseCrossSiteWrites && UNSAFE.has(original.method) && h['sec-fetch-site'] === 'cross-site') return { kind: 'deny' };
@@ -239,7 +240,7 @@ export function gatewayDialect(deps: DialectDeps): Dialect {
     }
     const found = findSessionToken(req.headers, credentialOptions);
     if (!found) return 'unauthenticated';
-    const s = await sessions.authenticate(found.token, isUserActivity(req));
+    const s = await sessions.authenticate(found.token, isUserActivity(req), 'gateway');
     if (!s) return 'unauthenticated';
     return deps.isAdministrator(s.roles) && !s.mustChangePassword ? 'ok' : 'forbidden';
   }
@@ -299,7 +300,7 @@ export function gatewayDialect(deps: DialectDeps): Dialect {
             return reply.code(400).type('application/json; charset=utf-8').send({ error: 'invalid_request', error_description: 'Give the token to introspect as token=….' });
           }
           // Asking is not the user's activity: introspection never renews the idle timer.
-          const s = await sessions.authenticate(token, false);
+          const s = await sessions.authenticate(token, false, 'gateway');
           return reply.code(200).type('application/json; charset=utf-8').send(s && !s.mustChangePassword ? introspectionView(s) : { active: false });
         });
       });
