@@ -51,6 +51,8 @@ ensure_test_servers() {
   # PostgreSQL and Redis for the shared-store tests: private instances under a temp dir,
   # never the packages' own (Debian may start those on install; the tests do not use them).
   apt_install postgresql redis-server
+  # The gateway's proxies: private nginx (auth_request) and Caddy (forward_auth) instances on loopback.
+  apt_install nginx caddy
   # A private rsyslogd receives the audit events over UDP, TCP and TLS (rsyslog-openssl: its TLS driver).
   apt_install rsyslog rsyslog-openssl
   # systemd-analyze checks the shipped unit file (test/ops/package.test.ts).
