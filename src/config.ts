@@ -5,7 +5,11 @@ import { z } from 'zod';
 import { metricsSchema } from './config/metrics.js';
 import { lifecycleSchema } from './config/lifecycle.js';
 import { auditSinksSchema } from './config/audit-sinks.js';
+import { redfishConfigSchema } from './config/redfish.js';
 import { clientTestingSchema, isLoopbackHost } from './config/client-testing.js';
+import { vcenterSchema } from './config/vcenter.js';
+import { identityDomainsSchema } from './config/identity.js';
+import { floodSchema } from './config/flood.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
 
@@ -102,8 +106,10 @@ const ldapSchema = z
      * (sAMAccountName={user}), (userPrincipalName={username}).
      */
     userFilter: filterTemplate('userFilter', ['username', 'user']).default('(&(objectClass=inetOrgPerson)(uid={user}))'),
-    /** When set, a name with a domain (user@vsphere.local, VSPHERE\\user) must have one of these. */
+    /** When set, a name with a domain (user@vsphere.local, VSPHERE\\user) must have one of these; added to identity.domains (the one place to list them). */
     domains: z.array(z.string().min(1)).min(1).optional(),
+    /** The entry's attribute whose stored value is the user's canonical name (ldap:<value>); uid (OpenLDAP, vsphere.local), sAMAccountName (AD). Without it, the entry's DN. */
+    userAttribute: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'must be an attribute name').default('uid'),
     groups: z
       .object({
         /** search: find groups by member; memberOf: read the user's memberOf (AD, vsphere.local, OpenLDAP memberof overlay). */
@@ -297,6 +303,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    flood: floodSchema,
     audit: z
       .object({
         /** Days audit events are kept; older ones are deleted by the sweep. */
@@ -314,8 +321,9 @@ export const configSchema = z
         /** CPU niceness of those threads (0–19): session checks run before password hashing. */
         nice: z.number().int().min(0).max(19).default(10),
         /** Logins waiting for a hashing thread; beyond it, or past maxWaitMs, a login gets 503 + Retry-After at once. */
-        maxQueue: z.number().int().min(0).max(10000).default(32),
-        maxWaitMs: z.number().int().min(10).max(60000).default(500),
+        maxQueue: z.number().int().min(0).max(100000).default(2048),
+        /** Longest a login waits for its verification: seconds, the time clients bear (a burst of 150 logins takes about 1 s). */
+        maxWaitMs: z.number().int().min(10).max(60000).default(5000),
         /** Event-loop delay (ms) above which fewer hashes run at once while session checks are being served. */
         targetDelayMs: z.number().min(1).max(1000).default(4),
       })
@@ -369,9 +377,12 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    redfish: redfishConfigSchema,
+    vcenter: vcenterSchema(providerRef),
     /** Identity sources besides the built-in accounts; a source is configured when its section is present. */
     identity: z
       .object({
+        domains: identityDomainsSchema,
         pam: pamSchema.optional(),
         ldap: ldapSchema.optional(),
       })
@@ -439,6 +450,7 @@ export const envKeys: Record<string, string[]> = {
   PORTCULLIS_METRICS_PORT: ['metrics', 'port'],
   PORTCULLIS_INACTIVITY_TIMEOUT_MINUTES: ['session', 'inactivityTimeoutMinutes'],
   PORTCULLIS_ABSOLUTE_TIMEOUT_MINUTES: ['session', 'absoluteTimeoutMinutes'],
+  PORTCULLIS_VCENTER_PROVIDER: ['vcenter', 'provider'],
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

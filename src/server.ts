@@ -4,6 +4,8 @@ import type { Logger } from './core/logger.js';
 import { hcxDialect } from './dialects/hcx/routes.js';
 import { lxcaDialect } from './dialects/lxca/routes.js';
 import { adminDialect } from './dialects/admin/routes.js';
+import { redfishDialect } from './dialects/redfish/routes.js';
+import { vcenterDialect } from './dialects/vcenter/routes.js';
 import type { Dialect, DialectDeps } from './dialects/types.js';
 import { buildApp } from './http/app.js';
 import type { Portcullis } from './service.js';
@@ -21,6 +23,8 @@ export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
   // The admin API first: the last dialect answers for paths no one owns.
   const list: Dialect[] = [adminDialect(deps)];
   if (config.hcx.enabled) list.push(hcxDialect(deps));
+  if (config.redfish.enabled) list.push(redfishDialect(deps));
+  if (config.vcenter.enabled) list.push(vcenterDialect(deps));
   if (config.lxca.enabled) list.push(lxcaDialect(deps));
   return list;
 }
@@ -106,6 +110,13 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
     ? await (await import('./metrics/start.js')).startMetrics(p, logger) // prom-client is loaded only when metrics are on
     : undefined;
   const testing = p.testing ? startClientTesting(p, logger) : undefined;
+  // Returning users are known before the first of them logs in again: a restart under a flood does not put them behind it.
+  try {
+    const known = await p.loadKnownClients();
+    logger.info({ event: 'server.known_clients', count: known }, 'known clients loaded');
+  } catch (e) {
+    logger.warn({ event: 'server.known_clients_failed', err: e instanceof Error ? e.message : String(e) }, 'could not load known clients; they are learned at their next login');
+  }
   const app = createApp(p, logger, tls, testing);
   const sweep = setInterval(() => {
     p.sweep().catch((e: unknown) => logger.warn({ event: 'session.sweep_failed', err: String(e) }, 'sweep failed'));

@@ -1,11 +1,15 @@
 import { ClientTesting, OffsetClock } from './testing/controller.js';
 import { Argon2idHasher } from './adapters/hasher/argon2.js';
 import { LocalAccountsProvider } from './adapters/identity/local/provider.js';
+import { configuredDomains } from './config/identity.js';
+import { caseFold } from './core/identity-key.js';
 import { openStores, type StoreSet } from './adapters/store/open.js';
 import type { Config } from './config.js';
 import { AccountService } from './core/accounts.js';
 import type { Logger } from './core/logger.js';
 import { SessionService } from './core/sessions.js';
+import { KnownClients } from './core/admission.js';
+import { SourceService } from './core/sources.js';
 import { AuditService } from './core/audit.js';
 import { SettingsService, settingsProblem, type AccountSettings } from './core/settings.js';
 import { ConfigError } from './config.js';
@@ -28,6 +32,12 @@ export interface Portcullis {
   audit: AuditService;
   /** Where audit events go besides the audit table (config auditSinks), if anywhere. */
   auditSink: AuditSink | undefined;
+  /** Login sources for operators: throttled and refused sources with counts, locked accounts, release. */
+  sources: SourceService;
+  /** The (account, source) pairs known to have logged in, in memory (see {@link Portcullis.loadKnownClients}). */
+  knownClients: KnownClients;
+  /** Loads the store's recent login sources into memory, so returning users are known before they log in again; returns how many. */
+  loadKnownClients(): Promise<number>;
   local: LocalAccountsProvider;
   /** Every identity provider (local, pam, ldap, chains), as configured. */
   identity: IdentitySources;
@@ -63,10 +73,20 @@ export async function openPortcullis(
     {
       ...(a.verifyThreads !== undefined ? { threads: a.verifyThreads } : {}),
       nice: a.nice,
-      admission: { maxQueue: a.maxQueue, maxWaitMs: a.maxWaitMs, targetDelayMs: a.targetDelayMs },
+      admission: {
+        maxQueue: a.maxQueue,
+        maxWaitMs: a.maxWaitMs,
+        targetDelayMs: a.targetDelayMs,
+        perSourceLimit: config.flood.perSourceLogins,
+        perClientLimit: config.flood.perClientLogins,
+        newShare: config.flood.newClientShare,
+      },
     },
   );
-  const local = new LocalAccountsProvider(durable, hasher, () => clock.now());
+  // Local names: looked up ignoring case (docs/identities.md); an account's stored name is its identity.
+  // Logins through local accounts are scheduled by the session service (admitted before their store reads, verified in their lane).
+  const local = new LocalAccountsProvider(durable, hasher.scheduled, () => clock.now(), caseFold);
+  const knownClients = new KnownClients(config.flood.knownClients);
 
   // Every provider a dialect names exists; those not set up answer "not configured".
   let identity: IdentitySources;
@@ -94,7 +114,7 @@ export async function openPortcullis(
     await stores.close();
     throw new ConfigError(`invalid configuration: ${(e as Error).message}`);
   }
-  const audit = new AuditService(durable, clock, logger, auditSink);
+  const audit = new AuditService(durable, clock, logger, {}, auditSink);
   const sessions = new SessionService({
     sessions: hot,
     accounts: durable,
@@ -107,7 +127,9 @@ export async function openPortcullis(
       trustedSourceMs: config.bruteForce.trustedSourceDays * 86_400_000,
     },
     identities,
+    domains: configuredDomains(config.identity),
     admission: hasher.admission,
+    knownClients,
     clock,
     random,
     logger,
@@ -126,12 +148,19 @@ export async function openPortcullis(
     clock,
     random,
     logger,
+    domains: configuredDomains(config.identity),
     defaults: {
       enterprise: config.accounts.enterprise,
       organizations: config.accounts.organizations,
       adminRoles: config.accounts.adminRoles,
     },
   });
+  const bruteForce = {
+    sourceMaxFailures: config.bruteForce.sourceMaxFailures,
+    sourceWindowMs: config.bruteForce.sourceWindowMinutes * 60_000,
+    trustedSourceMs: config.bruteForce.trustedSourceDays * 86_400_000,
+  };
+  const sources = new SourceService({ guard: hot, audit, clock, logger, bruteForce, admission: hasher.admission });
   const adminRoles = new Set(config.accounts.adminRoles);
   const testing = offsetClock
     ? new ClientTesting({ sessions, accounts, audit, clock: offsetClock, logger, maxRules: config.clientTesting.maxRules })
@@ -145,6 +174,14 @@ export async function openPortcullis(
     settings,
     audit,
     auditSink,
+    sources,
+    knownClients,
+    async loadKnownClients() {
+      if (knownClients.capacity === 0) return 0;
+      const since = clock.now() - Math.max(1, config.bruteForce.trustedSourceDays) * 86_400_000;
+      knownClients.load(await hot.listLoginSources(since, knownClients.capacity));
+      return knownClients.size;
+    },
     local,
     identity,
     clock,
@@ -161,6 +198,7 @@ export async function openPortcullis(
     },
     close: async () => {
       testing?.close();
+      await audit.flushRefusals();
       identity.close();
       await stores.close();
       await auditSink?.close();

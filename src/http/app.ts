@@ -9,6 +9,7 @@ import type { Logger } from '../core/logger.js';
 import type { Dialect, DialectDeps } from '../dialects/types.js';
 import { metrics, type RouteObserver } from '../ports/metrics.js';
 import { securityHeaders, sendProblem, TransportError, type DialectRenderer, type Problem } from './common.js';
+import { holdReads, limitConnectionsPerSource } from './flood.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -64,6 +65,7 @@ const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request 
 export function buildApp(opts: AppOptions): FastifyInstance {
   const { deps, dialects, logger } = opts;
   const http = deps.config.http;
+  const flood = deps.config.flood;
   const fallback = dialects.find((d) => d.name === 'lxca') ?? dialects[dialects.length - 1];
   if (!fallback) throw new Error('at least one dialect must be enabled');
   const headers = securityHeaders(opts.tls !== undefined);
@@ -81,8 +83,13 @@ export function buildApp(opts: AppOptions): FastifyInstance {
    * anything else (no or bad token, refusal, store error) goes to the Fastify
    * route, which renders it. Same headers, same body as the route.
    */
-  const fast = new Map(opts.fastPath === false ? [] : dialects.flatMap((d) => d.fastRoutes ?? []).map((r) => [`${r.method} ${r.path}`, r]));
-  const fastDialect = new Map(dialects.flatMap((d) => (d.fastRoutes ?? []).map((r) => [r, d.name] as const)));
+  const fastRoutes = opts.fastPath === false ? [] : dialects.flatMap((d) => d.fastRoutes ?? []);
+  const fast = new Map(fastRoutes.filter((r) => !r.prefix).map((r) => [`${r.method} ${r.path}`, r]));
+  /** Routes for `path` + one segment (a session id): no further `/`, no query. */
+  const fastPrefixed = fastRoutes.filter((r) => r.prefix);
+  const prefixRoute = (method: string | undefined, url: string | undefined) =>
+    url === undefined ? undefined : fastPrefixed.find((r) => r.method === method && url.length > r.path.length && url.startsWith(r.path) && !/[/?#]/.test(url.slice(r.path.length)));
+  const fastDialect = new Map(fastRoutes.map((r) => [r, dialects.find((d) => d.fastRoutes?.includes(r))?.name ?? 'other'] as const));
   const fastObservers = new Map<object, RouteObserver>();
   // Latency recorders, one per route family (dialect, route pattern, method): looked up once, then kept.
   const observers = new Map<string, RouteObserver>();
@@ -94,11 +101,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   };
   const fastStats = { answered: 0, handedOn: 0 };
   const fastHeaders = Object.entries({ ...headers, 'content-type': 'application/json; charset=utf-8' }).flat();
+  const routeHeaders = new Map(fastRoutes.map((r) => [r, [...fastHeaders, ...Object.entries(r.headers ?? {}).flat()]]));
   const fastPath = (handler: (req: IncomingMessage, res: ServerResponse) => void) => (req: IncomingMessage, res: ServerResponse) => {
     // Stopping (the server no longer listens): answer, then close the connection.
     if (!server.listening) res.shouldKeepAlive = false;
     (req.socket as PathMemory)[LAST_PATH] = req.url;
-    const route = fast.size > 0 ? fast.get(`${req.method} ${req.url}`) : undefined;
+    const route = fastRoutes.length > 0 ? (fast.get(`${req.method} ${req.url}`) ?? prefixRoute(req.method, req.url)) : undefined;
     if (
       !route ||
       req.headers['content-length'] !== undefined ||
@@ -116,11 +124,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         }
         fastStats.answered++;
         const json = typeof body === 'string' ? body : JSON.stringify(body);
-        res.writeHead(200, [...fastHeaders, 'content-length', String(Buffer.byteLength(json))]);
+        res.writeHead(200, [...routeHeaders.get(route)!, 'content-length', String(Buffer.byteLength(json))]);
         res.end(json);
         let o = fastObservers.get(route);
         const dialect = fastDialect.get(route) ?? 'other';
-        if (!o) fastObservers.set(route, (o = observer(dialect, route.path, route.method)));
+        if (!o) fastObservers.set(route, (o = observer(dialect, route.prefix ? `${route.path}:id` : route.path, route.method)));
         o.done(200, (performance.now() - started) / 1000);
         metrics().sessionCheck(dialect, 'valid'); // the fast route's check is not counted by the core (it may be handed on)
       },
@@ -164,6 +172,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       server = opts.tls
         ? createHttpsServer({ ...serverOptions, key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' }, serve)
         : createHttpServer(serverOptions, serve);
+      // Behind a trusted proxy every connection is the proxy's: no per-source connection limit there.
+      if (flood.connectionsPerSource > 0 && !deps.config.trustProxy) limitConnectionsPerSource(server, flood.connectionsPerSource);
       return server;
     },
     clientErrorHandler: (error: Error, socket: Socket) => {
@@ -172,14 +182,15 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
       const code = status === 431 ? 'header_too_large' : status === 408 ? 'timeout' : 'invalid_input';
       const path = requestPath(err.rawPacket) ?? (socket as PathMemory)[LAST_PATH] ?? '/';
-      const { body } = dialectOfPath(path).render({ code, status, detail: 'Malformed HTTP request.' }, undefined);
-      const json = JSON.stringify(body);
+      const rendered = dialectOfPath(path).render({ code, status, detail: 'Malformed HTTP request.' }, undefined);
+      const json = JSON.stringify(rendered.body);
       const head = [
         `HTTP/1.1 ${status} ${STATUS_TEXT[status]}`,
         'content-type: application/json; charset=utf-8',
         `content-length: ${Buffer.byteLength(json)}`,
         'connection: close',
-        ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+        // The dialect's own headers too (Redfish's OData-Version), as on every other error path.
+        ...Object.entries({ ...headers, ...rendered.headers }).map(([k, v]) => `${k}: ${v}`),
       ].join('\r\n');
       socket.end(`${head}\r\n\r\n${json}`);
     },
@@ -259,7 +270,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       if (error.code === 'identity_unavailable' || error.code === 'internal' || error.code === 'unavailable') {
         logger.error({ event: 'request.error', reqId: req.id, code: error.code, err: error.message, cause: causeText(error.cause) }, 'request failed');
       }
-      // `busy` is not logged per request: during a login storm that would be thousands of lines a second; the admission controller reports it.
+      // `busy` is not logged per request: during a login storm that would be thousands of lines a second; the audit counts refusals in bulk.
+      // The connection is read again only after the Retry-After it is told: an attacker ignoring it cannot turn refusals into a tight loop.
+      if (error.code === 'busy' && !deps.config.trustProxy) holdReads(req.raw.socket, flood.holdAfterRefusalMs);
     } else if (error.validation) {
       problem = { code: 'invalid_input', detail: error.message };
     } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

@@ -225,3 +225,88 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', P .. 'si', '-inf', '(' .. sb
 end
 return count
 `;
+
+/**
+ * Schema 1 (canonical identities), sessions: ARGV prefix, then ids. Ends every
+ * session not made by a local account, and local ones whose name reads as
+ * qualified (`ldap:x`): those names were typed, not canonical. Returns how many.
+ */
+export const MIGRATE_SESSIONS = `${COMMON}
+local ended = 0
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local tok = redis.call('GET', P .. 'i:' .. id)
+  local r = tok and redis.call('HGET', P .. 't:' .. tok, 'r')
+  local keep = false
+  if r then
+    local s = cjson.decode(r)
+    local u = tostring(s.username or '')
+    keep = s.authSource == 'local' and not (string.match(u, '^local:.') or string.match(u, '^pam:.') or string.match(u, '^ldap:.'))
+  end
+  if not keep then
+    dropSession(id)
+    ended = ended + 1
+  end
+end
+return ended
+`;
+
+/**
+ * Schema 1, failure counters: ARGV prefix, new member ("account:<key>"), count,
+ * first, lock, pttl (-1 = persistent), then the old members to delete. One group
+ * of counters that fold to one key becomes one, atomically.
+ */
+export const MERGE_COUNTERS = `${COMMON}
+for i = 7, #ARGV do
+  redis.call('DEL', P .. 'f:' .. ARGV[i])
+  redis.call('ZREM', P .. 'fi', ARGV[i])
+end
+local key = P .. 'f:' .. ARGV[2]
+redis.call('HSET', key, 'count', ARGV[3], 'first', ARGV[4], 'lock', ARGV[5])
+redis.call('ZADD', P .. 'fi', ARGV[4], ARGV[2])
+if tonumber(ARGV[6]) > 0 then redis.call('PEXPIRE', key, ARGV[6]) else redis.call('PERSIST', key) end
+return 1
+`;
+
+/** Schema 1, trusted sources: ARGV prefix, new username, source, at, then old usernames (of that source) to forget. */
+export const MOVE_SOURCE = `${COMMON}
+for i = 5, #ARGV do
+  redis.call('HDEL', P .. 'src:' .. ARGV[i], ARGV[3])
+  redis.call('ZREM', P .. 'si', ARGV[i] .. '\\n' .. ARGV[3])
+end
+local key = P .. 'src:' .. ARGV[2]
+local cur = redis.call('HGET', key, ARGV[3])
+if cur and tonumber(cur) >= tonumber(ARGV[4]) then return 0 end
+redis.call('HSET', key, ARGV[3], ARGV[4])
+redis.call('ZADD', P .. 'si', ARGV[4], ARGV[2] .. '\\n' .. ARGV[3])
+return 1
+`;
+
+/**
+ * ARGV: prefix, scope, now, windowMs, limit, max. The counters of one scope alive at
+ * `now` (as getLoginFailures reads them), most failures first, then by subject; looks
+ * at no more than `max` members of the index. Returns {subject, count, first, lock, ...}.
+ */
+export const LIST_FAILURES = `${COMMON}
+local scope, now, window, limit, max = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local prefix = scope .. ':'
+local rows = {}
+for _, member in ipairs(redis.call('ZRANGE', P .. 'fi', 0, max - 1)) do
+  if string.sub(member, 1, #prefix) == prefix then
+    local v = redis.call('HMGET', P .. 'f:' .. member, 'count', 'first', 'lock')
+    if v[1] then
+      local count, first, lock = tonumber(v[1]), tonumber(v[2]), tonumber(v[3])
+      local alive
+      if lock ~= 0 then alive = lock > now else alive = now < first + window end
+      if alive then rows[#rows + 1] = {string.sub(member, #prefix + 1), count, v[2], v[3]} end
+    end
+  end
+end
+table.sort(rows, function(a, b) if a[2] ~= b[2] then return a[2] > b[2] end return a[1] < b[1] end)
+local out = {}
+for i = 1, math.min(#rows, limit) do
+  local r = rows[i]
+  out[#out + 1] = r[1]; out[#out + 1] = r[2]; out[#out + 1] = r[3]; out[#out + 1] = r[4]
+end
+return out
+`;
