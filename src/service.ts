@@ -30,14 +30,14 @@ export interface Portcullis {
   accounts: AccountService;
   settings: SettingsService;
   audit: AuditService;
-  /** Where audit events go besides the audit table (config auditSinks), if anywhere. */
-  auditSink: AuditSink | undefined;
   /** Login sources for operators: throttled and refused sources with counts, locked accounts, release. */
   sources: SourceService;
   /** The (account, source) pairs known to have logged in, in memory (see {@link Portcullis.loadKnownClients}). */
   knownClients: KnownClients;
   /** Loads the store's recent login sources into memory, so returning users are known before they log in again; returns how many. */
   loadKnownClients(): Promise<number>;
+  /** Where audit events go besides the audit table (config auditSinks), if anywhere. */
+  auditSink: AuditSink | undefined;
   local: LocalAccountsProvider;
   /** Every identity provider (local, pam, ldap, chains), as configured. */
   identity: IdentitySources;
@@ -173,7 +173,6 @@ export async function openPortcullis(
     accounts,
     settings,
     audit,
-    auditSink,
     sources,
     knownClients,
     async loadKnownClients() {
@@ -182,6 +181,7 @@ export async function openPortcullis(
       knownClients.load(await hot.listLoginSources(since, knownClients.capacity));
       return knownClients.size;
     },
+    auditSink,
     local,
     identity,
     clock,

@@ -568,8 +568,8 @@ export class AdmissionController {
         w.reject(new AdmissionRefusal('wait_too_long'));
         continue;
       }
-      metrics().hashWait((now - w.since) / 1000);
       this.lanes[lane].started++;
+      metrics().hashWait((now - w.since) / 1000);
       this.start(w.task, now).then(w.resolve, w.reject);
     }
   }

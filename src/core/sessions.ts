@@ -8,8 +8,8 @@ import type { AccountSettings, SettingsService } from './settings.js';
 import { CoreError } from './errors.js';
 import { passwordProblem, usernameProblem, normalizeUsername } from './input.js';
 import type { Logger } from './logger.js';
-import { backendOf, metrics, noMetrics, type LoginOutcome } from '../ports/metrics.js';
 import { foldName, identityOf, parseIdentity } from './identity-key.js';
+import { backendOf, metrics, noMetrics, type LoginOutcome } from '../ports/metrics.js';
 import { hashToken, isTokenShaped, newCsrfToken, newSessionId, newToken, sameSecret } from './tokens.js';
 
 export interface SessionPolicy {
@@ -559,6 +559,11 @@ export class SessionService {
   }
 }
 
+/** Whether a provider (or a chain) verifies passwords with this process's hashing threads. */
+function hashesHere(provider: IdentityProvider): boolean {
+  return provider.name.split(',').includes('local');
+}
+
 /** How each refusal is counted in the metrics. */
 const COUNTED_AS: Record<FailureReason, LoginOutcome> = {
   invalid_credentials: 'invalid',
@@ -568,11 +573,6 @@ const COUNTED_AS: Record<FailureReason, LoginOutcome> = {
   source_throttled: 'throttled',
   forbidden: 'forbidden',
 };
-
-/** Whether a provider (or a chain) verifies passwords with this process's hashing threads. */
-function hashesHere(provider: IdentityProvider): boolean {
-  return provider.name.split(',').includes('local');
-}
 
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
