@@ -144,7 +144,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         }
         let o = fastObservers.get(route);
         const dialect = fastDialect.get(route) ?? 'other';
-        if (!o) fastObservers.set(route, (o = observer(dialect, route.path, route.method)));
+        if (!o) fastObservers.set(route, (o = observer(dialect, route.prefix ? `${route.path}:id` : route.path, route.method)));
         o.done(200, (performance.now() - started) / 1000);
         metrics().sessionCheck(dialect, 'valid'); // the fast route's check is not counted by the core (it may be handed on)
       },
