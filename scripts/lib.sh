@@ -65,9 +65,9 @@ ensure_redfish_clients() {
   apt_install redfishtool python3-sushy
 }
 
-# A headless browser for the /docs viewer test (test/openapi/viewer.test.ts).
+# Headless Chromium (driven by playwright-core; no browser download) for the console's browser tests and the /docs viewer test.
 ensure_browser() {
-  apt_install chromium
+  apt_install chromium fonts-dejavu-core
 }
 
 # Compiles the PAM helper (src/adapters/identity/pam/helper.c) into dist/bin, from source.
@@ -100,6 +100,7 @@ ensure_node_modules() {
 build() {
   log "building"
   npx tsc -p tsconfig.json
+  node scripts/build-web.mjs
   chmod +x dist/cli.js
   build_pam_helper
 }

@@ -22,6 +22,7 @@ import { exportData, importData, ExportFormatError } from './transfer.js';
 import { registerOpenapiCommand } from './cli/openapi.js';
 import { CliError, testingCommands } from './cli/testing.js';
 import { registerSourceCommands } from './cli/source.js';
+import { registerTotpCommands } from './cli/totp.js';
 
 interface GlobalOpts {
   config?: string;
@@ -36,7 +37,7 @@ function configFrom(cmd: Command, overrides: Record<string, unknown> = {}): Conf
 }
 
 /** Opens the core for a one-shot command; quiet logs (warnings only) on stderr. */
-async function withCore<T>(cmd: Command, fn: (p: Portcullis) => Promise<T>): Promise<T> {
+export async function withCore<T>(cmd: Command, fn: (p: Portcullis) => Promise<T>): Promise<T> {
   const config = configFrom(cmd);
   const p = await openPortcullis(config, createLogger('warn'), { touchFlushMs: 0 });
   try {
@@ -424,6 +425,7 @@ export function program(): Command {
 
   registerOpenapiCommand(root);
   testingCommands(root, (cmd) => configFrom(cmd));
+  registerTotpCommands(root, withCore);
   return root;
 }
 

@@ -11,6 +11,8 @@ import { clientTestingSchema, isLoopbackHost } from './config/client-testing.js'
 import { vcenterSchema } from './config/vcenter.js';
 import { identityDomainsSchema } from './config/identity.js';
 import { floodSchema } from './config/flood.js';
+import { totpSchema } from './config/totp.js';
+import { webSchema } from './config/web.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
 
@@ -393,6 +395,8 @@ export const configSchema = z
     lifecycle: lifecycleSchema,
     auditSinks: auditSinksSchema,
     docs: docsSchema,
+    web: webSchema,
+    totp: totpSchema,
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

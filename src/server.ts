@@ -6,9 +6,11 @@ import { lxcaDialect } from './dialects/lxca/routes.js';
 import { adminDialect } from './dialects/admin/routes.js';
 import { redfishDialect } from './dialects/redfish/routes.js';
 import { vcenterDialect } from './dialects/vcenter/routes.js';
+import { consoleDialect } from './dialects/console/routes.js';
 import type { Dialect, DialectDeps } from './dialects/types.js';
 import { buildApp } from './http/app.js';
 import type { Portcullis } from './service.js';
+import { throttledSources } from './core/sources.js';
 import type { BackendHealth } from './adapters/store/open.js';
 import type { Server as HttpsServer } from 'node:https';
 import { tlsReloader, type TlsReloader } from './runtime/tls-reload.js';
@@ -29,6 +31,7 @@ export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
   if (config.redfish.enabled) list.push(redfishDialect(deps));
   if (config.vcenter.enabled) list.push(vcenterDialect(deps));
   if (config.lxca.enabled) list.push(lxcaDialect(deps));
+  if (config.web.enabled) list.push(consoleDialect(deps));
   return list;
 }
 
@@ -46,7 +49,18 @@ const PACKAGE = (() => {
 
 /** Assembles the HTTP app on a Portcullis core: the shared piece of `serve` and the tests. */
 export function createApp(p: Portcullis, logger: Logger, tls?: { key: string; cert: string }, testing?: { controlToken: string; recorder?: Recorder | undefined }): FastifyInstance {
-  const deps: DialectDeps = { sessions: p.sessions, accounts: p.accounts, settings: p.settings, audit: p.audit, config: p.config, clock: p.clock, isAdministrator: p.isAdministrator };
+  const deps: DialectDeps = {
+    sessions: p.sessions,
+    accounts: p.accounts,
+    settings: p.settings,
+    audit: p.audit,
+    secondFactors: p.secondFactors,
+    throttle: throttledSources(p.sources),
+    identity: p.identity,
+    config: p.config,
+    clock: p.clock,
+    isAdministrator: p.isAdministrator,
+  };
   const app = buildApp({ deps, dialects: enabledDialects(p.config, deps), logger, tls, fastPath: !p.testing, packageInfo: PACKAGE });
   if (p.testing) {
     registerClientTesting(app, {

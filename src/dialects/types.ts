@@ -5,6 +5,9 @@ import type { SessionService } from '../core/sessions.js';
 import type { AccountService } from '../core/accounts.js';
 import type { AuditService } from '../core/audit.js';
 import type { SettingsService } from '../core/settings.js';
+import type { SecondFactorService } from '../core/second-factor.js';
+import type { ThrottledSources } from '../core/sources.js';
+import type { IdentitySources } from '../identity/build.js';
 import type { Clock } from '../ports/clock.js';
 import type { DialectRenderer } from '../http/common.js';
 import type { DialectDocInfo } from '../http/openapi.js';
@@ -15,6 +18,11 @@ export interface DialectDeps {
   accounts: AccountService;
   settings: SettingsService;
   audit: AuditService;
+  secondFactors: SecondFactorService;
+  /** Throttled sources (list, release). Optional: only the console uses it. */
+  throttle?: ThrottledSources;
+  /** The configured identity sources, for the console's state view (never their stores). */
+  identity?: Pick<IdentitySources, 'providers'>;
   config: Config;
   clock: Clock;
   /** Whether a set of roles includes an administrator role. */

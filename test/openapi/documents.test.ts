@@ -199,7 +199,7 @@ describe('the drift check', () => {
     const body = await res.text();
     assert.equal(res.status, 200, body);
     assert.equal(h.app.fastPath.answered, answered + 1, 'answered on the fast path');
-    h.drift.check('GET', '/api/admin/v1/sessions', { statusCode: res.status, headers: Object.fromEntries(res.headers), body });
+    h.drift.check('GET', '/api/admin/v1/sessions', { statusCode: res.status, headers: headerObject(res.headers), body });
   });
 });
 
@@ -315,3 +315,10 @@ describe('portcullis openapi', () => {
     }
   });
 });
+
+/** A fetch Headers as a plain object (forEach: the DOM typings that preact brings in lack its iterator). */
+function headerObject(h: { forEach(fn: (value: string, key: string) => void): void }): Record<string, string> {
+  const out: Record<string, string> = {};
+  h.forEach((v, k) => (out[k] = v));
+  return out;
+}
