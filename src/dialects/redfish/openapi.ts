@@ -337,7 +337,7 @@ function errors(codes: readonly ProblemCode[], failures: Failure[]): Record<stri
     const body = errorBody(messages, detail);
     const r = (out[key] ??= {
       description: '',
-      headers: { 'Odata-Version': { description: 'odata-version', required: true, schema: { type: 'string', examples: ['4.0'] } } },
+      headers: {},
       content: { 'application/json': { schema: redfishErrorSchema, examples: {} } },
     });
     const media = (r.content as Record<string, Json>)['application/json']!;
@@ -346,6 +346,9 @@ function errors(codes: readonly ProblemCode[], failures: Failure[]): Record<stri
     if (code === 401) r.headers = { ...(r.headers as Json), 'WWW-Authenticate': { description: 'The authentication scheme the client may use.', required: true, schema: { type: 'string', const: WWW_AUTHENTICATE } } };
   }
   for (const r of Object.values(out)) {
+    // The renderer's odata-version, spelled and described as DSP0266 does.
+    const { 'Odata-Version': _odata, ...others } = (r.headers ?? {}) as Json;
+    r.headers = { 'OData-Version': H.odata, ...others };
     const media = (r.content as Record<string, Json>)['application/json']!;
     const ids = [...new Set(Object.values(media.examples as Record<string, { value: ReturnType<typeof errorBody> }>).map((e) => e.value.error.code))];
     media.schema = { allOf: [redfishErrorSchema, { properties: { error: { properties: { code: { enum: ids } } } } }] };
