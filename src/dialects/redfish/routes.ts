@@ -632,7 +632,7 @@ export function redfishDialect(deps: DialectDeps): Dialect {
         for (const m of methods) {
           // The document (src/dialects/redfish/openapi.ts); the other spelling of the path is the same operation without its operationId.
           const { operationId, ...rest } = (docs.routes[path]?.[m] ?? {}) as FastifySchema;
-          const schema = i === 0 ? { ...rest, operationId } : { ...rest, description: `The same as ${openApiPath(path)}.` };
+          const schema = i === 0 ? { ...rest, operationId } : { ...rest, description: `The same as ${openApiPath(path)}.${rest.description ? ` ${rest.description}` : ''}` };
           app.route({ ...route, method: m, url, schema, handler: wrap(handlers[m]!, allow) });
         }
       }
