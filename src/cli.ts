@@ -20,6 +20,7 @@ import { SchemaVersionError } from './adapters/store/sqlite/store.js';
 import { PgSchemaVersionError } from './adapters/store/postgres/store.js';
 import { exportData, importData, ExportFormatError } from './transfer.js';
 import { registerOpenapiCommand } from './cli/openapi.js';
+import { registerGatewayCommands } from './cli/gateway.js';
 import { CliError, testingCommands } from './cli/testing.js';
 import { registerSourceCommands } from './cli/source.js';
 import { registerTotpCommands } from './cli/totp.js';
@@ -424,6 +425,7 @@ export function program(): Command {
     });
 
   registerOpenapiCommand(root);
+  registerGatewayCommands(root, { configFrom: (cmd) => configFrom(cmd), withCore, usage: (m) => new UsageError(m) });
   testingCommands(root, (cmd) => configFrom(cmd));
   registerTotpCommands(root, withCore);
   return root;

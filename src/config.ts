@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { docsSchema } from './config/docs.js';
+import { gatewaySchema } from './config/gateway.js';
 import { redfishConfigSchema } from './config/redfish.js';
 import { metricsSchema } from './config/metrics.js';
 import { lifecycleSchema } from './config/lifecycle.js';
@@ -391,6 +392,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    gateway: gatewaySchema,
     metrics: metricsSchema,
     lifecycle: lifecycleSchema,
     auditSinks: auditSinksSchema,

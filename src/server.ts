@@ -4,6 +4,7 @@ import type { Logger } from './core/logger.js';
 import { hcxDialect } from './dialects/hcx/routes.js';
 import { lxcaDialect } from './dialects/lxca/routes.js';
 import { adminDialect } from './dialects/admin/routes.js';
+import { gatewayDialect } from './dialects/gateway/routes.js';
 import { redfishDialect } from './dialects/redfish/routes.js';
 import { vcenterDialect } from './dialects/vcenter/routes.js';
 import { consoleDialect } from './dialects/console/routes.js';
@@ -25,8 +26,8 @@ import { Recorder } from './testing/recorder.js';
 import { loadScenario } from './testing/scenario.js';
 
 export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
-  // The admin API first: the last dialect answers for paths no one owns.
-  const list: Dialect[] = [adminDialect(deps)];
+  // The gateway before the admin API (whose /portcullis/ it narrows); the last dialect answers for paths no one owns.
+  const list: Dialect[] = [...(config.gateway.enabled ? [gatewayDialect(deps)] : []), adminDialect(deps)];
   if (config.hcx.enabled) list.push(hcxDialect(deps));
   if (config.redfish.enabled) list.push(redfishDialect(deps));
   if (config.vcenter.enabled) list.push(vcenterDialect(deps));

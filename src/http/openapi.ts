@@ -92,9 +92,11 @@ export function recordRoutes(app: FastifyInstance, info: Map<string, DialectDocI
     }
   });
   const cache = new Map<string, Json>();
+  // The operator console serves HTML pages for browsers, not an API: like the probes, it is in no document.
+  const isApi = (r: { dialect?: string | undefined }) => r.dialect !== undefined && !PAGE_DIALECTS.has(r.dialect);
   app.decorate('openapi', {
     dialects: () => [...info.keys()].filter((d) => routes.some((r) => r.dialect === d)),
-    undocumented: () => [...new Set(routes.flatMap((r) => (r.dialect !== undefined && !info.has(r.dialect) ? [r.dialect] : [])))],
+    undocumented: () => [...new Set(routes.flatMap((r) => (isApi(r) && !info.has(r.dialect!) ? [r.dialect!] : [])))],
     document(dialect: string) {
       const i = info.get(dialect);
       if (!i || !routes.some((r) => r.dialect === dialect)) return undefined;
@@ -105,10 +107,13 @@ export function recordRoutes(app: FastifyInstance, info: Map<string, DialectDocI
       }
       return structuredClone(doc);
     },
-    operational: () => routes.filter((r) => r.dialect === undefined).map((r) => ({ method: r.method, url: r.url })),
+    operational: () => routes.filter((r) => !isApi(r)).map((r) => ({ method: r.method, url: r.url })),
     ownerOf,
   } satisfies OpenApiRegistry);
 }
+
+/** Dialects whose routes are pages for browsers (HTML forms), documented in docs/, not in OpenAPI. */
+const PAGE_DIALECTS = new Set(['console']);
 
 /** /sessions/:id → /sessions/{id} */
 export function openApiPath(url: string): string {

@@ -81,7 +81,7 @@ export function vcenterDialect(deps: DialectDeps): Dialect {
 
   /** The live session of `vmware-api-session-id` that may take `action`, or undefined with a 401/403 sent. */
   async function caller(req: FastifyRequest, reply: FastifyReply, action: 'use' | 'logout'): Promise<SessionRecord | undefined> {
-    const session = await sessions.authenticate(header(req, SESSION_HEADER), action === 'use' && isUserActivity(req));
+    const session = await sessions.authenticate(header(req, SESSION_HEADER), action === 'use' && isUserActivity(req), 'vcenter');
     if (!session) return void fail(reply, { code: 'invalid_session' });
     sessions.authorize(session, cfg.allowedRoles, action);
     return session;
@@ -91,7 +91,7 @@ export function vcenterDialect(deps: DialectDeps): Dialect {
   async function fastCheck(req: IncomingMessage): Promise<object | undefined> {
     const token = req.headers[SESSION_HEADER];
     if (typeof token !== 'string') return undefined;
-    const session = await sessions.authenticate(token, isUserActivity(req));
+    const session = await sessions.authenticate(token, isUserActivity(req), null); // counted by the fast path when answered
     if (!session) return undefined;
     try {
       sessions.authorize(session, cfg.allowedRoles, 'use');
