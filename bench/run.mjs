@@ -170,22 +170,39 @@ async function b1(dataDir) {
 
 async function b2(dataDir) {
   const concurrency = Number(process.env.LOGIN_CONNECTIONS ?? 8);
-  const raw = JSON.parse(
-    execFileSync(process.execPath, [join(root, 'bench', 'argon2-raw.mjs')], {
-      env: { ...process.env, CONCURRENCY: String(concurrency), DURATION_MS: String(DURATION * 1000) },
-      cwd: root,
-    }).toString(),
-  );
+  const rawRun = () =>
+    JSON.parse(
+      execFileSync(process.execPath, [join(root, 'bench', 'argon2-raw.mjs')], {
+        env: { ...process.env, CONCURRENCY: String(concurrency), DURATION_MS: String(DURATION * 1000) },
+        cwd: root,
+      }).toString(),
+    );
   const pc = await startPortcullis(dataDir);
   try {
     addUser(dataDir, 'bench2', 'bench-password-2');
     // A known client (it logged in from here before): its 8 parallel logins are not held to a new source's 4.
     await hcxLogin(pc.url, 'bench2', 'bench-password-2');
     const post = { method: 'POST', headers: { 'content-type': 'application/json' }, connections: concurrency };
-    const hcx = await load({ url: `${pc.url}/api/admin/v1/sessions`, ...post, body: JSON.stringify({ username: 'bench2', password: 'bench-password-2' }) }, pc.child.pid);
+    // Each run: the raw ceiling, then the logins, back to back (drift on a shared machine falls on both).
+    const runs = [];
+    for (let i = 0; i < REPEATS; i++) {
+      const raw = rawRun();
+      const hcx = await load({ url: `${pc.url}/api/admin/v1/sessions`, ...post, body: JSON.stringify({ username: 'bench2', password: 'bench-password-2' }) }, pc.child.pid);
+      runs.push({ raw, hcx, ratio: hcx.rps / raw.rate });
+      process.stderr.write(`  B2 run ${i + 1}: ${fmt(hcx.rps, 1)} logins/s vs raw ${fmt(raw.rate, 1)} verifies/s = ${fmt(hcx.rps / raw.rate, 3)}\n`);
+    }
+    const ratios = runs.map((r) => r.ratio).sort((a, b) => a - b);
+    const med = ratios[Math.floor(ratios.length / 2)];
+    const m = runs.find((r) => r.ratio === med);
+    rows.push([
+      `B2 HCX logins / raw argon2id verify (median of ${REPEATS})`,
+      med,
+      '>= 0.90',
+      `each run ${runs.map((r) => fmt(r.ratio, 2)).join(', ')} (min ${fmt(ratios[0], 2)}); median run ${fmt(m.hcx.rps, 1)} vs ${fmt(m.raw.rate, 1)} /s; p50 ${m.hcx.p50} ms, p99 ${m.hcx.p99} ms (raw p50 ${fmt(m.raw.p50, 1)} ms); ${concurrency} at once`,
+    ]);
+    const raw = rawRun();
     const lxca = await load({ url: `${pc.url}/sessions`, ...post, body: JSON.stringify({ UserId: 'bench2', password: 'bench-password-2' }) }, pc.child.pid);
-    rows.push(['B2 HCX logins / raw argon2id verify', hcx.rps / raw.rate, '>= 0.90', `${fmt(hcx.rps, 1)} vs ${fmt(raw.rate, 1)} /s; p50 ${hcx.p50} ms, p99 ${hcx.p99} ms (raw p50 ${fmt(raw.p50, 1)} ms)`]);
-    rows.push(['B2 LXCA logins / raw argon2id verify', lxca.rps / raw.rate, '>= 0.90', `${fmt(lxca.rps, 1)} /s; p50 ${lxca.p50} ms, p99 ${lxca.p99} ms`]);
+    rows.push(['B2 LXCA logins / raw argon2id verify', lxca.rps / raw.rate, '>= 0.90', `${fmt(lxca.rps, 1)} vs ${fmt(raw.rate, 1)} /s; p50 ${lxca.p50} ms, p99 ${lxca.p99} ms`]);
   } finally {
     stop(pc.child);
   }
