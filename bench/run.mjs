@@ -2,7 +2,7 @@
 // scenario against its baseline measured in the same run, and prints one table.
 //
 //   npm run bench                 # all scenarios
-//   npm run bench -- B1 B4        # some of them (B1 B1M B2 B3 B4 B6 B7)
+//   npm run bench -- B1 B4        # some of them (B1 B1M B2 B3 B4 B6 B7 B8)
 //   DURATION=5 npm run bench      # seconds per measurement (default 10)
 //   B4_SESSIONS=1000000           # stored sessions for B4's large case (default 1 000 000)
 //
@@ -16,6 +16,7 @@ import { DURATION, PINNED, REPEATS, SERVER_CPU, cli, fmt, freePort, load, pinnin
 import { connect } from 'node:net';
 import { b6 } from './cluster.mjs';
 import { b7 } from './flood.mjs';
+import { b8 } from './gateway.mjs';
 
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
 const only = process.argv.slice(2).map((s) => s.toUpperCase());
@@ -438,7 +439,7 @@ async function b1m(dataDir) {
 }
 
 // B6 (two nodes on PostgreSQL + Redis) needs the test helpers built (npm run bench builds them) and runs as root.
-const scenarios = { B1: b1, B1M: b1m, B2: b2, B3: b3, B4: b4, B6: (dir) => b6(rows, dir), B7: (dir) => b7(rows, dir) };
+const scenarios = { B1: b1, B1M: b1m, B2: b2, B3: b3, B4: b4, B6: (dir) => b6(rows, dir), B7: (dir) => b7(rows, dir), B8: (dir) => b8(rows, dir) };
 const t0 = Date.now();
 for (const [name, fn] of Object.entries(scenarios)) {
   if (!wanted(name)) continue;

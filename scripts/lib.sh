@@ -51,6 +51,8 @@ ensure_test_servers() {
   # PostgreSQL and Redis for the shared-store tests: private instances under a temp dir,
   # never the packages' own (Debian may start those on install; the tests do not use them).
   apt_install postgresql redis-server
+  # The gateway's proxies: private nginx (auth_request) and Caddy (forward_auth) instances on loopback.
+  apt_install nginx caddy
   # A private rsyslogd receives the audit events over UDP, TCP and TLS (rsyslog-openssl: its TLS driver).
   apt_install rsyslog rsyslog-openssl
   # systemd-analyze checks the shipped unit file (test/ops/package.test.ts).
@@ -65,19 +67,15 @@ ensure_redfish_clients() {
   apt_install redfishtool python3-sushy
 }
 
-# Compiles the PAM helper (src/adapters/identity/pam/helper.c) into dist/bin, from source.
+# Headless Chromium (driven by playwright-core; no browser download) for the console's browser tests and the /docs viewer test.
+ensure_browser() {
+  apt_install chromium fonts-dejavu-core
+}
+
+# Compiles the PAM helper (src/adapters/identity/pam/helper.c) into dist/bin, from source
+# (the same script runs at `npm install` of the packed package).
 build_pam_helper() {
-  local src=src/adapters/identity/pam/helper.c out=dist/bin/portcullis-pam-helper
-  if [ ! -f /usr/include/security/pam_appl.h ]; then
-    log "libpam0g-dev is missing: the PAM helper is not built (PAM logins will fail until it is)"
-    return 0
-  fi
-  if [ -x "$out" ] && [ "$out" -nt "$src" ]; then return 0; fi
-  mkdir -p dist/bin
-  cc -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protector-strong -o "$out.tmp" "$src" -lpam -lcrypt
-  chmod 0755 "$out.tmp"
-  mv "$out.tmp" "$out"
-  log "built $out"
+  sh scripts/build-pam-helper.sh --if-possible
 }
 
 # npm ci, skipped when node_modules already matches package-lock.json.
@@ -95,6 +93,7 @@ ensure_node_modules() {
 build() {
   log "building"
   npx tsc -p tsconfig.json
+  node scripts/build-web.mjs
   chmod +x dist/cli.js
   build_pam_helper
 }

@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 rm -rf build
 npx tsc -p tsconfig.test.json
 npx tsc -p tsconfig.json
+npx tsc -p src/web/tsconfig.json
+node scripts/build-web.mjs
 mapfile -t files < <(find build/test -name '*.test.js' | sort)
 if [ "${#files[@]}" -eq 0 ]; then echo "no test files found" >&2; exit 1; fi
 exec node --test --test-reporter=spec --test-concurrency=1 "${files[@]}"

@@ -19,8 +19,11 @@ import { openPortcullis, type Portcullis } from './service.js';
 import { SchemaVersionError } from './adapters/store/sqlite/store.js';
 import { PgSchemaVersionError } from './adapters/store/postgres/store.js';
 import { exportData, importData, ExportFormatError } from './transfer.js';
+import { registerOpenapiCommand } from './cli/openapi.js';
+import { registerGatewayCommands } from './cli/gateway.js';
 import { CliError, testingCommands } from './cli/testing.js';
 import { registerSourceCommands } from './cli/source.js';
+import { registerTotpCommands } from './cli/totp.js';
 
 interface GlobalOpts {
   config?: string;
@@ -35,7 +38,7 @@ function configFrom(cmd: Command, overrides: Record<string, unknown> = {}): Conf
 }
 
 /** Opens the core for a one-shot command; quiet logs (warnings only) on stderr. */
-async function withCore<T>(cmd: Command, fn: (p: Portcullis) => Promise<T>): Promise<T> {
+export async function withCore<T>(cmd: Command, fn: (p: Portcullis) => Promise<T>): Promise<T> {
   const config = configFrom(cmd);
   const p = await openPortcullis(config, createLogger('warn'), { touchFlushMs: 0 });
   try {
@@ -421,7 +424,10 @@ export function program(): Command {
       });
     });
 
+  registerOpenapiCommand(root);
+  registerGatewayCommands(root, { configFrom: (cmd) => configFrom(cmd), withCore, usage: (m) => new UsageError(m) });
   testingCommands(root, (cmd) => configFrom(cmd));
+  registerTotpCommands(root, withCore);
   return root;
 }
 

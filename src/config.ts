@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { docsSchema } from './config/docs.js';
+import { gatewaySchema } from './config/gateway.js';
 import { redfishConfigSchema } from './config/redfish.js';
 import { metricsSchema } from './config/metrics.js';
 import { lifecycleSchema } from './config/lifecycle.js';
@@ -10,6 +12,8 @@ import { clientTestingSchema, isLoopbackHost } from './config/client-testing.js'
 import { vcenterSchema } from './config/vcenter.js';
 import { identityDomainsSchema } from './config/identity.js';
 import { floodSchema } from './config/flood.js';
+import { totpSchema } from './config/totp.js';
+import { webSchema } from './config/web.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
 
@@ -388,9 +392,13 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    gateway: gatewaySchema,
     metrics: metricsSchema,
     lifecycle: lifecycleSchema,
     auditSinks: auditSinksSchema,
+    docs: docsSchema,
+    web: webSchema,
+    totp: totpSchema,
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -450,6 +458,7 @@ export const envKeys: Record<string, string[]> = {
   PORTCULLIS_METRICS_PORT: ['metrics', 'port'],
   PORTCULLIS_INACTIVITY_TIMEOUT_MINUTES: ['session', 'inactivityTimeoutMinutes'],
   PORTCULLIS_ABSOLUTE_TIMEOUT_MINUTES: ['session', 'absoluteTimeoutMinutes'],
+  PORTCULLIS_DOCS_ACCESS: ['docs', 'access'],
   PORTCULLIS_VCENTER_PROVIDER: ['vcenter', 'provider'],
 };
 

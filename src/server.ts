@@ -4,35 +4,65 @@ import type { Logger } from './core/logger.js';
 import { hcxDialect } from './dialects/hcx/routes.js';
 import { lxcaDialect } from './dialects/lxca/routes.js';
 import { adminDialect } from './dialects/admin/routes.js';
+import { gatewayDialect } from './dialects/gateway/routes.js';
 import { redfishDialect } from './dialects/redfish/routes.js';
 import { vcenterDialect } from './dialects/vcenter/routes.js';
+import { consoleDialect } from './dialects/console/routes.js';
 import type { Dialect, DialectDeps } from './dialects/types.js';
 import { buildApp } from './http/app.js';
 import type { Portcullis } from './service.js';
+import { throttledSources } from './core/sources.js';
 import type { BackendHealth } from './adapters/store/open.js';
 import type { Server as HttpsServer } from 'node:https';
 import { tlsReloader, type TlsReloader } from './runtime/tls-reload.js';
 import type { MetricsHandle } from './metrics/start.js';
 import { tlsFiles, tlsMaterial } from './tls.js';
+import { packageRoot } from './adapters/identity/pam/helper-path.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { TESTING_PREFIX, newControlToken, registerClientTesting } from './testing/http.js';
 import { writeControlFile } from './testing/control-file.js';
 import { Recorder } from './testing/recorder.js';
 import { loadScenario } from './testing/scenario.js';
 
 export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
-  // The admin API first: the last dialect answers for paths no one owns.
-  const list: Dialect[] = [adminDialect(deps)];
+  // The gateway before the admin API (whose /portcullis/ it narrows); the last dialect answers for paths no one owns.
+  const list: Dialect[] = [...(config.gateway.enabled ? [gatewayDialect(deps)] : []), adminDialect(deps)];
   if (config.hcx.enabled) list.push(hcxDialect(deps));
   if (config.redfish.enabled) list.push(redfishDialect(deps));
   if (config.vcenter.enabled) list.push(vcenterDialect(deps));
   if (config.lxca.enabled) list.push(lxcaDialect(deps));
+  if (config.web.enabled) list.push(consoleDialect(deps));
   return list;
 }
 
+/** The package's root and version, for the API documents (read once). */
+const PACKAGE = (() => {
+  const root = packageRoot();
+  let version = '0.0.0';
+  try {
+    if (root) version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    // a damaged package.json only costs the documents their version
+  }
+  return { version, root };
+})();
+
 /** Assembles the HTTP app on a Portcullis core: the shared piece of `serve` and the tests. */
 export function createApp(p: Portcullis, logger: Logger, tls?: { key: string; cert: string }, testing?: { controlToken: string; recorder?: Recorder | undefined }): FastifyInstance {
-  const deps: DialectDeps = { sessions: p.sessions, accounts: p.accounts, settings: p.settings, audit: p.audit, config: p.config, clock: p.clock, isAdministrator: p.isAdministrator };
-  const app = buildApp({ deps, dialects: enabledDialects(p.config, deps), logger, tls, fastPath: !p.testing });
+  const deps: DialectDeps = {
+    sessions: p.sessions,
+    accounts: p.accounts,
+    settings: p.settings,
+    audit: p.audit,
+    secondFactors: p.secondFactors,
+    throttle: throttledSources(p.sources),
+    identity: p.identity,
+    config: p.config,
+    clock: p.clock,
+    isAdministrator: p.isAdministrator,
+  };
+  const app = buildApp({ deps, dialects: enabledDialects(p.config, deps), logger, tls, fastPath: !p.testing, packageInfo: PACKAGE });
   if (p.testing) {
     registerClientTesting(app, {
       testing: p.testing,

@@ -11,6 +11,7 @@ import { SessionService } from './core/sessions.js';
 import { KnownClients } from './core/admission.js';
 import { SourceService } from './core/sources.js';
 import { AuditService } from './core/audit.js';
+import { SecondFactorService } from './core/second-factor.js';
 import { SettingsService, settingsProblem, type AccountSettings } from './core/settings.js';
 import { ConfigError } from './config.js';
 import { systemClock, type Clock } from './ports/clock.js';
@@ -38,6 +39,8 @@ export interface Portcullis {
   loadKnownClients(): Promise<number>;
   /** Where audit events go besides the audit table (config auditSinks), if anywhere. */
   auditSink: AuditSink | undefined;
+  /** TOTP second factors: enrolment, recovery codes, the code check of every login. */
+  secondFactors: SecondFactorService;
   local: LocalAccountsProvider;
   /** Every identity provider (local, pam, ldap, chains), as configured. */
   identity: IdentitySources;
@@ -115,21 +118,26 @@ export async function openPortcullis(
     throw new ConfigError(`invalid configuration: ${(e as Error).message}`);
   }
   const audit = new AuditService(durable, clock, logger, {}, auditSink);
+  const adminRoles = new Set(config.accounts.adminRoles);
+  const isAdministrator = (roles: readonly string[]) => roles.some((r) => adminRoles.has(r));
+  const secondFactors = new SecondFactorService({ store: durable, clock, random, audit, logger, policy: config.totp, isAdministrator });
+  const bruteForce = {
+    sourceMaxFailures: config.bruteForce.sourceMaxFailures,
+    sourceWindowMs: config.bruteForce.sourceWindowMinutes * 60_000,
+    trustedSourceMs: config.bruteForce.trustedSourceDays * 86_400_000,
+  };
   const sessions = new SessionService({
     sessions: hot,
     accounts: durable,
     guard: hot,
     settings,
     audit,
-    bruteForce: {
-      sourceMaxFailures: config.bruteForce.sourceMaxFailures,
-      sourceWindowMs: config.bruteForce.sourceWindowMinutes * 60_000,
-      trustedSourceMs: config.bruteForce.trustedSourceDays * 86_400_000,
-    },
+    bruteForce,
     identities,
     domains: configuredDomains(config.identity),
     admission: hasher.admission,
     knownClients,
+    secondFactors,
     clock,
     random,
     logger,
@@ -155,13 +163,7 @@ export async function openPortcullis(
       adminRoles: config.accounts.adminRoles,
     },
   });
-  const bruteForce = {
-    sourceMaxFailures: config.bruteForce.sourceMaxFailures,
-    sourceWindowMs: config.bruteForce.sourceWindowMinutes * 60_000,
-    trustedSourceMs: config.bruteForce.trustedSourceDays * 86_400_000,
-  };
   const sources = new SourceService({ guard: hot, audit, clock, logger, bruteForce, admission: hasher.admission });
-  const adminRoles = new Set(config.accounts.adminRoles);
   const testing = offsetClock
     ? new ClientTesting({ sessions, accounts, audit, clock: offsetClock, logger, maxRules: config.clientTesting.maxRules })
     : undefined;
@@ -182,11 +184,12 @@ export async function openPortcullis(
       return knownClients.size;
     },
     auditSink,
+    secondFactors,
     local,
     identity,
     clock,
     hashing: hasher.admission,
-    isAdministrator: (roles) => roles.some((r) => adminRoles.has(r)),
+    isAdministrator,
     async sweep() {
       const now = clock.now();
       const day = 86_400_000;

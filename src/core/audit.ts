@@ -28,6 +28,9 @@ export const AUDIT_KINDS = [
   'settings.change',
   'testing.control',
   'login.refused',
+  'totp.enable',
+  'totp.reset',
+  'totp.recovery_used',
   'source.release',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];

@@ -6,6 +6,7 @@ import { AdmissionRefusal, sessionChecks, type ActivityMeter, type AdmissionCont
 import type { AuditService } from './audit.js';
 import type { AccountSettings, SettingsService } from './settings.js';
 import { CoreError } from './errors.js';
+import { splitPasswordAndCode, type SecondFactorService } from './second-factor.js';
 import { passwordProblem, usernameProblem, normalizeUsername } from './input.js';
 import type { Logger } from './logger.js';
 import { foldName, identityOf, parseIdentity } from './identity-key.js';
@@ -35,6 +36,17 @@ export interface LoginCommand {
   password: string;
   /** Roles of which the user needs at least one; 'any' = at least one role of any name. */
   requiredRoles: RoleRequirement;
+  /**
+   * The second-factor code from a field of its own (the console). Absent: for an
+   * account with a second factor, the password's last 6 digits are the code (FreeIPA style).
+   */
+  secondFactor?: string;
+  /**
+   * The login may proceed without a factor that policy requires, because the caller
+   * (the console) sends the user to enrolment before anything else; the session is
+   * restricted until then. API dialects leave it unset.
+   */
+  allowsEnrolment?: boolean;
 }
 
 export type CredentialResult =
@@ -92,7 +104,7 @@ export function sourceKey(address: string): string {
 }
 
 /** Why a login was refused, kept in the audit trail and the log (never shown to the caller). */
-export type FailureReason = 'invalid_credentials' | 'disabled' | 'locked' | 'account_locked' | 'source_throttled' | 'forbidden';
+export type FailureReason = 'invalid_credentials' | 'disabled' | 'locked' | 'account_locked' | 'source_throttled' | 'forbidden' | 'invalid_second_factor' | 'second_factor_required';
 
 /**
  * A session is alive while `now < expiresAt` and, when it has an idle timeout,
@@ -136,6 +148,8 @@ export interface SessionServiceDeps {
   admission?: Pick<AdmissionController, 'admit'>;
   /** Which (account, source) pairs logged in before, in memory: they go to the known lane. */
   knownClients?: KnownClients;
+  /** TOTP second factors; absent = no account has one. */
+  secondFactors?: SecondFactorService;
 }
 
 /** What a session whose password must change may still do. */
@@ -229,10 +243,12 @@ export class SessionService {
     const bf = this.d.bruteForce;
     const startedAt = this.d.clock.now();
 
-    const [sourceState, typedState, lastFromSource] = await Promise.all([
+    const sf = this.d.secondFactors;
+    const [sourceState, typedState, lastFromSource, factor] = await Promise.all([
       this.d.guard.getLoginFailures('source', source, startedAt, bf.sourceWindowMs),
       this.d.guard.getLoginFailures('account', key, startedAt, ACCOUNT_FAILURE_WINDOW_MS),
       this.d.guard.lastLoginFromSource(key, source),
+      sf ? this.typedFactor(sf, provider.name, username) : Promise.resolve(null),
     ]);
     let accountState = typedState;
     if (lastFromSource !== null && pass && !pass.known) {
@@ -241,10 +257,15 @@ export class SessionService {
       this.d.knownClients?.learn(key, source);
     }
 
+    // An account with a second factor: the code comes in its own field, or as the password's last 6 digits.
+    const split = factor && cmd.secondFactor === undefined ? splitPasswordAndCode(cmd.password) : { password: cmd.password, code: cmd.secondFactor ?? null };
+    // Matched before the password's outcome is known, and on every path: the time does not tell which part was wrong.
+    const codeMatch = factor && sf ? sf.match(factor, split.code) : null;
+
     let outcome;
     try {
       // Providers that hash here wait for a verification in the login's lane; the others (PAM, LDAP) bound their own work.
-      outcome = pass && hashesHere(provider) ? await pass.run(() => provider.authenticate(username, cmd.password)) : await provider.authenticate(username, cmd.password);
+      outcome = pass && hashesHere(provider) ? await pass.run(() => provider.authenticate(username, split.password)) : await provider.authenticate(username, split.password);
     } catch (e) {
       // "Not now" from the hashing admission or the account store is the service's own state, not the identity source's.
       if (e instanceof CoreError && (e.code === 'busy' || e.code === 'unavailable')) throw e;
@@ -282,9 +303,28 @@ export class SessionService {
     const audited = { user: identity ?? key, typed: username };
 
     const blocked: FailureReason | null = trusted ? null : sourceState.locked ? 'source_throttled' : accountState.locked ? 'account_locked' : null;
+    let secondFactorFailed = false;
+    let mustEnrol = false;
+    if (sf && outcome.ok && blocked === null) {
+      // The factor is the canonical identity's; the one found from the typed name must be that one (fail closed otherwise).
+      const mine = identity !== undefined && factor?.username === identity ? factor : identity !== undefined ? await sf.confirmedFactor(identity) : null;
+      if (factor || mine) {
+        // The right password with a missing, wrong or replayed code is a failed login like any other: it counts.
+        if (!factor || !mine || mine.username !== factor.username || codeMatch === null || !(await sf.spend(factor, codeMatch, ctx))) {
+          secondFactorFailed = true;
+          outcome = { ok: false as const, reason: 'invalid_credentials' as const, identity: who };
+        }
+      } else {
+        mustEnrol = sf.requiredFor(outcome.principal.roles, outcome.principal.source);
+      }
+    }
     if (outcome.ok && blocked === null) {
       if (!hasRequiredRole(outcome.principal.roles, cmd.requiredRoles)) {
         await this.refused(audited, provider.name, 'forbidden', ctx);
+        return { kind: 'forbidden', principal: outcome.principal };
+      }
+      if (mustEnrol && !cmd.allowsEnrolment) {
+        await this.refused(audited, provider.name, 'second_factor_required', ctx);
         return { kind: 'forbidden', principal: outcome.principal };
       }
       // A successful login resets the account's counters (XClarity) and makes this source trusted for the account —
@@ -303,7 +343,9 @@ export class SessionService {
       this.d.knownClients?.learn(key, source);
       const p = outcome.principal;
       // An expired password is a must-change password, for sessions and for HTTP Basic alike.
-      const mustChangePassword = p.mustChangePassword || (await this.passwordExpired(p, policy, now));
+      // A session that must still enrol a required second factor is restricted like one whose password must
+      // change (every dialect refuses it but for the password change and logout) until completeEnrolment.
+      const mustChangePassword = mustEnrol || p.mustChangePassword || (await this.passwordExpired(p, policy, now));
       return { kind: 'ok', principal: mustChangePassword === p.mustChangePassword ? p : { ...p, mustChangePassword } };
     }
     if (outcome.ok) {
@@ -317,7 +359,7 @@ export class SessionService {
     const counted = await this.d.guard.recordLoginFailure('source', source, now, { limit: sourceLimit, windowMs: bf.sourceWindowMs, lockMs: bf.sourceWindowMs });
     // Failures beyond the source's limit do not count against the account: one address cannot lock it.
     const countsForAccount = trusted || counted.count <= sourceLimit;
-    const reason: FailureReason = outcome.reason === 'locked' ? 'locked' : outcome.reason;
+    const reason: FailureReason = secondFactorFailed ? 'invalid_second_factor' : outcome.reason === 'locked' ? 'locked' : outcome.reason;
     if (countsForAccount && policy.MaximumLoginFailures > 0) {
       const rule = { limit: policy.MaximumLoginFailures, windowMs: ACCOUNT_FAILURE_WINDOW_MS, lockMs: policy.LockoutTime * 60_000 };
       const all = await Promise.all(keys.map((k) => this.d.guard.recordLoginFailure('account', k, now, rule)));
@@ -340,6 +382,17 @@ export class SessionService {
       this.d.logger.warn({ event: 'source.throttle', reqId: ctx.requestId, client: source, failures: counted.count, dialect: ctx.dialect }, 'source address throttled after repeated login failures');
     }
     return { kind: 'invalid_credentials' };
+  }
+
+  /**
+   * The confirmed second factor of the identity a typed name would be, looked up
+   * before the source is asked (the password must be split first): the local
+   * account's name, then `<source>:<name>` for each other source of the chain.
+   */
+  private async typedFactor(sf: SecondFactorService, providerName: string, username: string) {
+    const candidates = providerName.split(',').map((src) => identityOf({ source: src, username }));
+    const found = await Promise.all(candidates.map((c) => sf.confirmedFactor(c)));
+    return found.find((f) => f !== null) ?? null;
   }
 
   /** The pre-bind failure key of a typed name (identity-key.ts {@link foldName}). */
@@ -480,6 +533,25 @@ export class SessionService {
     this.assertMay(session, action);
   }
 
+  /**
+   * After a required second factor was enrolled: the session's restriction is lifted,
+   * unless the password itself must still change (flagged on the account, or expired).
+   * Returns the session as it is now.
+   */
+  async completeEnrolment(session: SessionRecord): Promise<SessionRecord> {
+    if (!session.mustChangePassword || !this.d.secondFactors) return session;
+    if (!(await this.d.secondFactors.status(session.username)).enrolled) return session;
+    const account = session.authSource === 'local' ? await this.d.accounts.getAccount(session.username) : null;
+    const p = { username: session.username, source: session.authSource } as Principal;
+    const stillMust = (account?.mustChangePassword ?? false) || (await this.passwordExpired(p, await this.d.settings.get(), this.d.clock.now()));
+    if (stillMust) return session;
+    // Sessions are immutable but for lastAccessedAt: replace it (same id, token hash and csrf) with the unrestricted one.
+    const next = { ...session, mustChangePassword: false };
+    await this.d.sessions.deleteSession(session.id);
+    await this.d.sessions.createSession(next);
+    return next;
+  }
+
   async getSession(id: string): Promise<SessionRecord | null> {
     const s = await this.d.sessions.getSession(id);
     return s && !isExpired(s, this.d.clock.now()) ? s : null;
@@ -572,6 +644,8 @@ const COUNTED_AS: Record<FailureReason, LoginOutcome> = {
   account_locked: 'locked',
   source_throttled: 'throttled',
   forbidden: 'forbidden',
+  invalid_second_factor: 'invalid',
+  second_factor_required: 'forbidden',
 };
 
 function errText(e: unknown): string {

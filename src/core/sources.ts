@@ -127,3 +127,29 @@ export function sourceOf(address: string): string {
   }
   throw new CoreError('invalid_input', `"${address.slice(0, 100)}" is not an IPv4 address or an IPv6 address or /64 prefix`);
 }
+
+/** A throttled source as the console lists it. */
+export interface ThrottledSource {
+  /** The counted key: an IPv4 address, or an IPv6 /64 prefix. */
+  source: string;
+  failures: number;
+  /** End of the throttle (ms since the epoch). */
+  lockedUntil: number;
+}
+
+/** The console's view of the sources: the throttled ones, and release. */
+export interface ThrottledSources {
+  list(limit?: number): Promise<ThrottledSource[]>;
+  release(address: string, ctx: AuditContext, by: string): Promise<boolean>;
+}
+
+/** {@link ThrottledSources} on the one SourceService the CLI also uses. */
+export function throttledSources(sources: SourceService): ThrottledSources {
+  return {
+    async list(limit = 500) {
+      const all = await sources.listSources({ limit });
+      return all.filter((s) => s.throttled).map((s) => ({ source: s.source, failures: s.failures, lockedUntil: s.throttledUntil ?? 0 }));
+    },
+    release: (address, ctx, by) => sources.releaseSource(address, ctx, by),
+  };
+}

@@ -6,10 +6,12 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { isCoreError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { Dialect, DialectDeps } from '../dialects/types.js';
+import { FastReply, type Dialect, type DialectDeps, type FastRoute } from '../dialects/types.js';
 import { metrics, type RouteObserver } from '../ports/metrics.js';
 import { securityHeaders, sendProblem, TransportError, type DialectRenderer, type Problem } from './common.js';
 import { holdReads, limitConnectionsPerSource } from './flood.js';
+import { registerDocs } from './docs.js';
+import { documentOnlySerializer, recordRoutes, type DialectDocInfo } from './openapi.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -30,6 +32,8 @@ export interface AppOptions {
   logger: Logger;
   /** PEM key and certificate; absent = plain HTTP. */
   tls?: { key: string; cert: string } | undefined;
+  /** The package's version (the documents' info.version) and root (where docs/ is). */
+  packageInfo?: { version: string; root: string | undefined };
   /** Serve the dialects' fast routes before Fastify (default true; off when every request must pass the hooks, as in client-testing mode). */
   fastPath?: boolean;
 }
@@ -84,11 +88,16 @@ export function buildApp(opts: AppOptions): FastifyInstance {
    * route, which renders it. Same headers, same body as the route.
    */
   const fastRoutes = opts.fastPath === false ? [] : dialects.flatMap((d) => d.fastRoutes ?? []);
-  const fast = new Map(fastRoutes.filter((r) => !r.prefix).map((r) => [`${r.method} ${r.path}`, r]));
+  const fast = new Map(fastRoutes.filter((r) => !r.prefix && !r.subtree).map((r) => [`${r.method} ${r.path}`, r]));
   /** Routes for `path` + one segment (a session id): no further `/`, no query. */
   const fastPrefixed = fastRoutes.filter((r) => r.prefix);
-  const prefixRoute = (method: string | undefined, url: string | undefined) =>
-    url === undefined ? undefined : fastPrefixed.find((r) => r.method === method && url.length > r.path.length && url.startsWith(r.path) && !/[/?#]/.test(url.slice(r.path.length)));
+  /** Routes for `path` and everything under it. */
+  const fastSubtrees = fastRoutes.filter((r) => r.subtree);
+  const prefixRoute = (method: string | undefined, url: string | undefined): FastRoute | undefined =>
+    url === undefined
+      ? undefined
+      : (fastPrefixed.find((r) => r.method === method && url.length > r.path.length && url.startsWith(r.path) && !/[/?#]/.test(url.slice(r.path.length))) ??
+        fastSubtrees.find((r) => r.method === method && url.startsWith(r.path) && (url.length === r.path.length || url[r.path.length] === '/' || url[r.path.length] === '?')));
   const fastDialect = new Map(dialects.flatMap((d) => (d.fastRoutes ?? []).map((r) => [r, d.name] as const)));
   const fastObservers = new Map<object, RouteObserver>();
   // Latency recorders, one per route family (dialect, route pattern, method): looked up once, then kept.
@@ -101,6 +110,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   };
   const fastStats = { answered: 0, handedOn: 0 };
   const fastHeaders = Object.entries({ ...headers, 'content-type': 'application/json; charset=utf-8' }).flat();
+  const plainHeaders = Object.entries(headers).flat();
   const routeHeaders = new Map(fastRoutes.map((r) => [r, [...fastHeaders, ...Object.entries(r.headers ?? {}).flat()]]));
   const fastPath = (handler: (req: IncomingMessage, res: ServerResponse) => void) => (req: IncomingMessage, res: ServerResponse) => {
     // Stopping (the server no longer listens): answer, then close the connection.
@@ -109,7 +119,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     const route = fastRoutes.length > 0 ? (fast.get(`${req.method} ${req.url}`) ?? prefixRoute(req.method, req.url)) : undefined;
     if (
       !route ||
-      req.headers['content-length'] !== undefined ||
+      // A check request that declares an empty body (Envoy's ext_authz does) is still a plain request.
+      (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') ||
       req.headers['transfer-encoding'] !== undefined ||
       headSize(req.rawHeaders, req.url) > http.maxHeaderBytes
     ) {
@@ -123,12 +134,17 @@ export function buildApp(opts: AppOptions): FastifyInstance {
           return handler(req, res);
         }
         fastStats.answered++;
-        const json = typeof body === 'string' ? body : JSON.stringify(body);
-        res.writeHead(200, [...routeHeaders.get(route)!, 'content-length', String(Buffer.byteLength(json))]);
-        res.end(json);
+        if (body instanceof FastReply) {
+          res.writeHead(200, (body.head ??= [...plainHeaders, ...body.headers, 'content-length', String(Buffer.byteLength(body.body))]));
+          res.end(body.body);
+        } else {
+          const json = typeof body === 'string' ? body : JSON.stringify(body);
+          res.writeHead(200, [...routeHeaders.get(route)!, 'content-length', String(Buffer.byteLength(json))]);
+          res.end(json);
+        }
         let o = fastObservers.get(route);
         const dialect = fastDialect.get(route) ?? 'other';
-        if (!o) fastObservers.set(route, (o = observer(dialect, route.path, route.method)));
+        if (!o) fastObservers.set(route, (o = observer(dialect, route.prefix ? `${route.path}:id` : route.path, route.method)));
         o.done(200, (performance.now() - started) / 1000);
         metrics().sessionCheck(dialect, 'valid'); // the fast route's check is not counted by the core (it may be handed on)
       },
@@ -292,8 +308,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
 
   app.decorate('fastPath', fastStats);
+  // Response schemas document the routes (OpenAPI); the bytes stay the handlers' own (key order, every key).
+  app.setSerializerCompiler(documentOnlySerializer);
+  recordRoutes(app, new Map(dialects.flatMap((d): [string, DialectDocInfo][] => (d.openapi ? [[d.name, d.openapi]] : []))), opts.packageInfo?.version ?? '0.0.0', (path) => dialectOfPath(path).name);
   app.decorate('rendererFor', dialectOf);
   for (const d of dialects) d.register(app, deps);
+  registerDocs(app, deps, { renderer: byName.get('admin') ?? fallback, packageRoot: opts.packageInfo?.root });
   return app;
 }
 

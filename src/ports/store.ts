@@ -242,3 +242,44 @@ export interface SessionLimitStore {
    */
   createSessionWithinLimit(session: SessionRecord, limit: number, now: number): Promise<boolean>;
 }
+
+/** A user's TOTP second factor (RFC 6238). Lives with the accounts (SQLite or PostgreSQL). */
+export interface SecondFactor {
+  username: string;
+  /** The shared TOTP secret, base32 (RFC 4648, no padding). */
+  secret: string;
+  createdAt: number;
+  /** When the first code confirmed the enrolment; null while it waits for one (not yet required at login). */
+  confirmedAt: number | null;
+  /** The highest TOTP time step accepted so far (-1: none): a code of that step or an earlier one is never accepted again. */
+  lastStep: number;
+  /** How many recovery codes are left unused. */
+  recoveryLeft: number;
+}
+
+/**
+ * Second factors. The hard rules: {@link claimTotpStep} and
+ * {@link consumeRecoveryCode} are each ONE atomic step, so two logins racing with
+ * the same code (or the same recovery code) succeed at most once.
+ */
+export interface SecondFactorStore {
+  getSecondFactor(username: string): Promise<SecondFactor | null>;
+  /**
+   * Creates the user's factor, unconfirmed, replacing any earlier one and its
+   * recovery codes (a new enrolment starts afresh).
+   */
+  putSecondFactor(username: string, secret: string, now: number): Promise<void>;
+  /**
+   * Confirms an unconfirmed factor at `now`, claims `step` and stores the recovery
+   * code hashes, in one step. False (nothing changed) when there is no unconfirmed factor.
+   */
+  confirmSecondFactor(username: string, step: number, recoveryHashes: string[], now: number): Promise<boolean>;
+  /** Atomically: when `step` > lastStep of a confirmed factor, stores it and returns true; otherwise false. */
+  claimTotpStep(username: string, step: number): Promise<boolean>;
+  /** Atomically removes one unused recovery code hash of a confirmed factor; true when it was there. */
+  consumeRecoveryCode(username: string, hash: string): Promise<boolean>;
+  /** Removes the factor and its recovery codes; returns whether there was one. */
+  deleteSecondFactor(username: string): Promise<boolean>;
+  /** Users with a confirmed factor, sorted. */
+  listSecondFactorUsers(): Promise<string[]>;
+}

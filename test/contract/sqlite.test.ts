@@ -20,6 +20,7 @@ runStoreContract('SqliteStore on a file', async () => {
     limits: store,
     guard: store,
     history: store,
+    secondFactors: store,
     settings: store,
     audit: store,
     flush: () => store.flushTouches(),

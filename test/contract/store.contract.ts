@@ -9,6 +9,7 @@ import {
   type LoginGuardStore,
   type NewAccount,
   type PasswordHistoryStore,
+  type SecondFactorStore,
   type SessionLimitStore,
   type SessionRecord,
   type SessionStore,
@@ -29,6 +30,7 @@ export interface StoreUnderTest {
   limits: SessionLimitStore;
   guard: LoginGuardStore;
   history: PasswordHistoryStore;
+  secondFactors: SecondFactorStore;
   settings: SettingsStore;
   audit: AuditStore;
   /** Writes whatever the adapter keeps behind (batched touches) to durable storage. */
@@ -92,7 +94,7 @@ const ids = (list: SessionRecord[]) => list.map((s) => s.id);
  * @example
  * runStoreContract('SqliteStore', async () => {
  *   const store = new SqliteStore({ path: ':memory:' });
- *   return { accounts: store, sessions: store, limits: store, guard: store, history: store, settings: store, audit: store, close: () => store.close() };
+ *   return { accounts: store, sessions: store, limits: store, guard: store, history: store, secondFactors: store, settings: store, audit: store, close: () => store.close() };
  * });
  */
 export function runStoreContract(name: string, open: () => Promise<StoreUnderTest>): void {
@@ -103,12 +105,14 @@ export function runStoreContract(name: string, open: () => Promise<StoreUnderTes
     let limits: SessionLimitStore;
     let guard: LoginGuardStore;
     let history: PasswordHistoryStore;
+    let factors: SecondFactorStore;
     let settings: SettingsStore;
     let audit: AuditStore;
 
     beforeEach(async () => {
       sut = await open();
       ({ limits, guard, history, settings, audit } = sut);
+      factors = sut.secondFactors;
       accounts = sut.accounts;
       sessions = sut.sessions;
     });
@@ -751,6 +755,63 @@ export function runStoreContract(name: string, open: () => Promise<StoreUnderTes
         await history.deletePasswordHistory('alice');
         assert.deepEqual(await history.getPasswordHistory('alice', 5), []);
         assert.deepEqual(await history.getPasswordHistory('bob', 5), [{ passwordHash: 'b1', at: T0 }]);
+      });
+    });
+
+    describe('second factors', () => {
+      it('keeps an enrolment unconfirmed until confirmSecondFactor, which stores the recovery hashes with it', async () => {
+        assert.equal(await factors.getSecondFactor('alice'), null);
+        await factors.putSecondFactor('alice', 'JBSWY3DPEHPK3PXP', T0);
+        assert.deepEqual(await factors.getSecondFactor('alice'), { username: 'alice', secret: 'JBSWY3DPEHPK3PXP', createdAt: T0, confirmedAt: null, lastStep: -1, recoveryLeft: 0 });
+        assert.deepEqual(await factors.listSecondFactorUsers(), []);
+        // An unconfirmed factor cannot be used at login.
+        assert.equal(await factors.claimTotpStep('alice', 5), false);
+        assert.equal(await factors.confirmSecondFactor('alice', 100, ['h1', 'h2', 'h3'], T0 + SECOND), true);
+        assert.equal(await factors.confirmSecondFactor('alice', 101, ['h4'], T0 + 2 * SECOND), false, 'confirmed once');
+        assert.deepEqual(await factors.getSecondFactor('alice'), { username: 'alice', secret: 'JBSWY3DPEHPK3PXP', createdAt: T0, confirmedAt: T0 + SECOND, lastStep: 100, recoveryLeft: 3 });
+        assert.deepEqual(await factors.listSecondFactorUsers(), ['alice']);
+      });
+
+      it('claims a TOTP step once: the same or an earlier step is refused (no replay), a later one is accepted', async () => {
+        await factors.putSecondFactor('alice', 'S', T0);
+        await factors.confirmSecondFactor('alice', 10, [], T0);
+        assert.equal(await factors.claimTotpStep('alice', 10), false);
+        assert.equal(await factors.claimTotpStep('alice', 9), false);
+        assert.equal(await factors.claimTotpStep('alice', 11), true);
+        assert.equal(await factors.claimTotpStep('alice', 11), false);
+        assert.equal(await factors.claimTotpStep('bob', 50), false, 'no factor, nothing claimed');
+        assert.equal((await factors.getSecondFactor('alice'))!.lastStep, 11);
+      });
+
+      it('claims a step exactly once when logins race with the same code', async () => {
+        await factors.putSecondFactor('alice', 'S', T0);
+        await factors.confirmSecondFactor('alice', 1, [], T0);
+        const results = await Promise.all(Array.from({ length: 8 }, () => factors.claimTotpStep('alice', 2)));
+        assert.equal(results.filter(Boolean).length, 1);
+      });
+
+      it('spends each recovery code once, also under a race', async () => {
+        await factors.putSecondFactor('alice', 'S', T0);
+        await factors.confirmSecondFactor('alice', 1, ['r1', 'r2'], T0);
+        const results = await Promise.all(Array.from({ length: 6 }, () => factors.consumeRecoveryCode('alice', 'r1')));
+        assert.equal(results.filter(Boolean).length, 1);
+        assert.equal(await factors.consumeRecoveryCode('alice', 'nope'), false);
+        assert.equal(await factors.consumeRecoveryCode('bob', 'r2'), false, "another user's code");
+        assert.equal((await factors.getSecondFactor('alice'))!.recoveryLeft, 1);
+      });
+
+      it('a new enrolment replaces the old factor and its codes; delete removes both', async () => {
+        await factors.putSecondFactor('alice', 'OLD', T0);
+        await factors.confirmSecondFactor('alice', 7, ['r1'], T0);
+        await factors.putSecondFactor('alice', 'NEW', T0 + MINUTE);
+        const f = (await factors.getSecondFactor('alice'))!;
+        assert.equal(f.secret, 'NEW');
+        assert.equal(f.confirmedAt, null);
+        assert.equal(f.recoveryLeft, 0);
+        assert.equal(f.lastStep, -1);
+        assert.equal(await factors.deleteSecondFactor('alice'), true);
+        assert.equal(await factors.deleteSecondFactor('alice'), false);
+        assert.equal(await factors.getSecondFactor('alice'), null);
       });
     });
 

@@ -250,7 +250,7 @@ export function runDialectContract(subject: DialectContractSubject): void {
       await addUser(h, USER, PASS, S.roles ?? ADMIN_ROLES);
       session = await S.session(h, creds);
       const deps: DialectDeps = {
-        sessions: h.p.sessions, accounts: h.p.accounts, settings: h.p.settings, audit: h.p.audit,
+        sessions: h.p.sessions, accounts: h.p.accounts, settings: h.p.settings, audit: h.p.audit, secondFactors: h.p.secondFactors,
         config: h.p.config, clock: h.p.clock, isAdministrator: h.p.isAdministrator,
       };
       const found = enabledDialects(h.config, deps).find((d) => d.name === S.dialect);

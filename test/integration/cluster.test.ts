@@ -87,6 +87,20 @@ for (const layout of ['postgres + redis', 'postgres'] as const) {
       assert.ok(ms <= PROPAGATION_LIMIT_MS, `logout reached node B after ${ms.toFixed(0)} ms`);
     });
 
+    it('enforces on node B\'s forward-auth check, within 1 s, a logout made on node A', async (t) => {
+      const dave = { username: 'dave', password: pw() };
+      addUser(dave.username, dave.password);
+      const h = await hcxLogin(a, dave.username, dave.password);
+      const check = (node: NodeProcess) =>
+        fetch(`${node.url}/portcullis/auth/forward`, { headers: { 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/', 'x-hm-authorization': h.token } }).then(async (r) => (await r.arrayBuffer(), r.status));
+      assert.equal(await check(b), 200, 'B read the session (and may keep it in memory)');
+      const out = await fetch(`${a.url}/api/admin/v1/sessions`, { method: 'DELETE', headers: { 'x-hm-authorization': h.token } });
+      assert.equal(out.status, 200);
+      const ms = await timeUntil(async () => (await check(b)) === 401, 3000);
+      t.diagnostic(`took effect on the other node's gateway after ${ms.toFixed(0)} ms`);
+      assert.ok(ms <= PROPAGATION_LIMIT_MS, `logout reached node B's gateway after ${ms.toFixed(0)} ms`);
+    });
+
     it('enforces on node A, within 1 s, a revocation made through the admin API of node B', async (t) => {
       const carol = { username: 'carol', password: pw() };
       addUser(carol.username, carol.password);

@@ -93,7 +93,14 @@ describe('Prometheus metrics on their own listener', () => {
     const lx = await fetch(`${api}/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ UserId: USER, password: PASSWORD }) });
     assert.equal(lx.status, 200);
 
+    // The same session through vCenter's fast check, then a token it does not know (handed on to its route): each counted once.
+    assert.equal((await fetch(`${api}/api/session`, { headers: { 'vmware-api-session-id': token } })).status, 200);
+    assert.equal((await fetch(`${api}/api/session`, { headers: { 'vmware-api-session-id': 'x'.repeat(43) } })).status, 401);
+
     const s = await scrape();
+    assert.equal(valueOf(s, 'portcullis_session_checks_total', { dialect: 'vcenter', outcome: 'valid' }), 1);
+    assert.equal(valueOf(s, 'portcullis_session_checks_total', { dialect: 'vcenter', outcome: 'invalid' }), 1);
+    assert.equal(valueOf(s, 'portcullis_session_checks_total', { dialect: 'other', outcome: 'valid' }), 0, 'every check names its dialect');
     assert.equal(valueOf(s, 'portcullis_logins_total', { dialect: 'hcx', provider: 'local', outcome: 'success' }), 1);
     assert.equal(valueOf(s, 'portcullis_logins_total', { dialect: 'hcx', provider: 'local', outcome: 'invalid' }), 1);
     assert.equal(valueOf(s, 'portcullis_logins_total', { dialect: 'lxca', provider: 'local', outcome: 'success' }), 1);

@@ -8,6 +8,7 @@ import type {
   AuditStore,
   LoginGuardStore,
   PasswordHistoryStore,
+  SecondFactorStore,
   SessionLimitStore,
   SessionStore,
   SettingsStore,
@@ -19,7 +20,7 @@ import { SqliteStore } from './sqlite/store.js';
 export const DATABASE_FILE = 'portcullis.db';
 
 /** The durable side: what must be kept and queried. */
-export type DurableStore = AccountStore & PasswordHistoryStore & SettingsStore & AuditStore;
+export type DurableStore = AccountStore & PasswordHistoryStore & SettingsStore & AuditStore & SecondFactorStore;
 /** The hot side: what is read on every request and expires. */
 export type HotStore = SessionStore & SessionLimitStore & LoginGuardStore;
 

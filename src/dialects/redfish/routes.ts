@@ -134,7 +134,7 @@ export function redfishDialect(deps: DialectDeps): Dialect {
   async function authenticate(req: FastifyRequest): Promise<Caller> {
     const token = header(req, 'x-auth-token');
     if (token !== undefined) {
-      const s = await sessions.authenticate(token, isUserActivity(req));
+      const s = await sessions.authenticate(token, isUserActivity(req), 'redfish');
       if (!s) return fail(401, [message('NoValidSession')]);
       const role = redfishRole(s.roles);
       if (!role) return fail(403, [message('InsufficientPrivilege')], 'The account has no Redfish role.');
@@ -705,7 +705,7 @@ export function redfishDialect(deps: DialectDeps): Dialect {
       async answer(req) {
         const token = req.headers['x-auth-token'];
         if (typeof token !== 'string') return undefined;
-        const s = await sessions.authenticate(token, isUserActivity(req));
+        const s = await sessions.authenticate(token, isUserActivity(req), null); // counted by the fast path when answered
         if (!s || s.mustChangePassword || !redfishRole(s.roles)) return undefined;
         if (req.url !== sessionUri(s.id)) return undefined;
         return JSON.stringify(sessionView(s));

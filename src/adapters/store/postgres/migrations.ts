@@ -93,6 +93,21 @@ export const pgMigrations: readonly (string | ((c: pg.PoolClient) => Promise<voi
   `,
   // 3: canonical identities (README "Identities", src/adapters/store/identity-migration.ts)
   identitiesMigration,
+  // 4: TOTP second factors and their recovery codes (hashes only)
+  `
+  CREATE TABLE second_factors (
+    username             TEXT PRIMARY KEY,
+    secret               TEXT NOT NULL,
+    created_at           BIGINT NOT NULL,
+    confirmed_at         BIGINT,
+    last_step            BIGINT NOT NULL DEFAULT -1
+  );
+  CREATE TABLE recovery_codes (
+    username             TEXT NOT NULL REFERENCES second_factors (username) ON DELETE CASCADE,
+    code_hash            TEXT NOT NULL,
+    PRIMARY KEY (username, code_hash)
+  );
+  `,
 ];
 
 async function identitiesMigration(c: pg.PoolClient): Promise<void> {

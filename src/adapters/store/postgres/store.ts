@@ -17,6 +17,8 @@ import {
   type LoginGuardStore,
   type NewAccount,
   type PasswordHistoryStore,
+  type SecondFactor,
+  type SecondFactorStore,
   type SessionLimitStore,
   type SessionRecord,
   type SessionStore,
@@ -90,7 +92,7 @@ const MIGRATION_LOCK = 0x706f7274; // 'port'
  * at most `cacheMs` (500 ms) of real time, so another node's revocation is enforced
  * here within that bound.
  */
-export class PostgresStore implements AccountStore, SessionStore, SessionLimitStore, LoginGuardStore, PasswordHistoryStore, SettingsStore, AuditStore {
+export class PostgresStore implements AccountStore, SessionStore, SessionLimitStore, LoginGuardStore, PasswordHistoryStore, SettingsStore, AuditStore, SecondFactorStore {
   readonly pool: pg.Pool;
   private readonly pendingTouches: PendingTouches;
   private readonly cache: HotSessionCache;
@@ -431,6 +433,65 @@ export class PostgresStore implements AccountStore, SessionStore, SessionLimitSt
 
   async deletePasswordHistory(username: string): Promise<void> {
     await this.query('DELETE FROM password_history WHERE username = $1', [username]);
+  }
+
+  // ---- second factors -------------------------------------------------------
+
+  async getSecondFactor(username: string): Promise<SecondFactor | null> {
+    const r = await this.query(
+      'SELECT f.*, (SELECT count(*)::int FROM recovery_codes r WHERE r.username = f.username) AS left_codes FROM second_factors f WHERE f.username = $1',
+      [username],
+    );
+    const row = r.rows[0] as Row | undefined;
+    if (!row) return null;
+    return {
+      username: row.username as string,
+      secret: row.secret as string,
+      createdAt: row.created_at as number,
+      confirmedAt: (row.confirmed_at as number | null) ?? null,
+      lastStep: row.last_step as number,
+      recoveryLeft: row.left_codes as number,
+    };
+  }
+
+  async putSecondFactor(username: string, secret: string, now: number): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query('DELETE FROM second_factors WHERE username = $1', [username]);
+      await c.query('INSERT INTO second_factors (username, secret, created_at, confirmed_at, last_step) VALUES ($1, $2, $3, NULL, -1)', [username, secret, now]);
+    });
+  }
+
+  async confirmSecondFactor(username: string, step: number, recoveryHashes: string[], now: number): Promise<boolean> {
+    return this.tx(async (c) => {
+      const r = await c.query('UPDATE second_factors SET confirmed_at = $1, last_step = $2 WHERE username = $3 AND confirmed_at IS NULL AND last_step < $2', [now, step, username]);
+      if (r.rowCount !== 1) return false;
+      if (recoveryHashes.length > 0) {
+        await c.query('INSERT INTO recovery_codes (username, code_hash) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING', [username, recoveryHashes]);
+      }
+      return true;
+    });
+  }
+
+  async claimTotpStep(username: string, step: number): Promise<boolean> {
+    // One UPDATE: the row lock makes racing claims of the same step succeed once.
+    const r = await this.query('UPDATE second_factors SET last_step = $1 WHERE username = $2 AND confirmed_at IS NOT NULL AND last_step < $1', [step, username]);
+    return r.rowCount === 1;
+  }
+
+  async consumeRecoveryCode(username: string, hash: string): Promise<boolean> {
+    const r = await this.query(
+      'DELETE FROM recovery_codes WHERE username = $1 AND code_hash = $2 AND EXISTS (SELECT 1 FROM second_factors f WHERE f.username = $1 AND f.confirmed_at IS NOT NULL)',
+      [username, hash],
+    );
+    return r.rowCount === 1;
+  }
+
+  async deleteSecondFactor(username: string): Promise<boolean> {
+    return ((await this.query('DELETE FROM second_factors WHERE username = $1', [username])).rowCount ?? 0) === 1;
+  }
+
+  async listSecondFactorUsers(): Promise<string[]> {
+    return ((await this.query('SELECT username FROM second_factors WHERE confirmed_at IS NOT NULL ORDER BY username')).rows as Row[]).map((r) => r.username as string);
   }
 
   // ---- settings -------------------------------------------------------------

@@ -94,6 +94,21 @@ export const migrations: readonly (string | ((db: Database.Database) => void))[]
   `,
   // 4: canonical identities (README "Identities", src/adapters/store/identity-migration.ts)
   identitiesMigration,
+  // 5: TOTP second factors and their recovery codes (hashes only)
+  `
+  CREATE TABLE second_factors (
+    username             TEXT PRIMARY KEY,
+    secret               TEXT NOT NULL,
+    created_at           INTEGER NOT NULL,
+    confirmed_at         INTEGER,
+    last_step            INTEGER NOT NULL DEFAULT -1
+  ) STRICT;
+  CREATE TABLE recovery_codes (
+    username             TEXT NOT NULL REFERENCES second_factors (username) ON DELETE CASCADE,
+    code_hash            TEXT NOT NULL,
+    PRIMARY KEY (username, code_hash)
+  ) STRICT;
+  `,
 ];
 
 function identitiesMigration(db: Database.Database): void {

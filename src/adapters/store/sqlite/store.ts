@@ -18,6 +18,8 @@ import {
   type LoginGuardStore,
   type NewAccount,
   type PasswordHistoryStore,
+  type SecondFactor,
+  type SecondFactorStore,
   type SessionLimitStore,
   type SettingsStore,
   type SessionRecord,
@@ -93,7 +95,7 @@ const PATCH_TO_COLUMN: Record<keyof AccountPatch, (typeof ACCOUNT_COLUMNS)[numbe
  * tells, and is looked at every `coherenceMs` (100 ms), so a revocation made with
  * the CLI takes effect here within that time.
  */
-export class SqliteStore implements AccountStore, SessionStore, SessionLimitStore, LoginGuardStore, PasswordHistoryStore, SettingsStore, AuditStore {
+export class SqliteStore implements AccountStore, SessionStore, SessionLimitStore, LoginGuardStore, PasswordHistoryStore, SettingsStore, AuditStore, SecondFactorStore {
   readonly db: Database.Database;
   private readonly pendingTouches = new Map<string, number>();
   private readonly flushTimer: NodeJS.Timeout | undefined;
@@ -436,6 +438,53 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
 
   async deletePasswordHistory(username: string): Promise<void> {
     this.q.deleteHistory.run(username);
+  }
+
+  // ---- second factors ----
+
+  async getSecondFactor(username: string): Promise<SecondFactor | null> {
+    const r = this.db
+      .prepare('SELECT f.*, (SELECT count(*) FROM recovery_codes r WHERE r.username = f.username) AS left FROM second_factors f WHERE f.username = ?')
+      .get(username) as { username: string; secret: string; created_at: number; confirmed_at: number | null; last_step: number; left: number } | undefined;
+    if (!r) return null;
+    return { username: r.username, secret: r.secret, createdAt: r.created_at, confirmedAt: r.confirmed_at, lastStep: r.last_step, recoveryLeft: r.left };
+  }
+
+  async putSecondFactor(username: string, secret: string, now: number): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM second_factors WHERE username = ?').run(username);
+      this.db.prepare('INSERT INTO second_factors (username, secret, created_at, confirmed_at, last_step) VALUES (?, ?, ?, NULL, -1)').run(username, secret, now);
+    })();
+  }
+
+  async confirmSecondFactor(username: string, step: number, recoveryHashes: string[], now: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      const done = this.db.prepare('UPDATE second_factors SET confirmed_at = ?, last_step = ? WHERE username = ? AND confirmed_at IS NULL AND last_step < ?').run(now, step, username, step).changes === 1;
+      if (!done) return false;
+      const add = this.db.prepare('INSERT OR IGNORE INTO recovery_codes (username, code_hash) VALUES (?, ?)');
+      for (const h of recoveryHashes) add.run(username, h);
+      return true;
+    })();
+  }
+
+  async claimTotpStep(username: string, step: number): Promise<boolean> {
+    return this.db.prepare('UPDATE second_factors SET last_step = ? WHERE username = ? AND confirmed_at IS NOT NULL AND last_step < ?').run(step, username, step).changes === 1;
+  }
+
+  async consumeRecoveryCode(username: string, hash: string): Promise<boolean> {
+    return (
+      this.db
+        .prepare('DELETE FROM recovery_codes WHERE username = ? AND code_hash = ? AND EXISTS (SELECT 1 FROM second_factors f WHERE f.username = ? AND f.confirmed_at IS NOT NULL)')
+        .run(username, hash, username).changes === 1
+    );
+  }
+
+  async deleteSecondFactor(username: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM second_factors WHERE username = ?').run(username).changes === 1;
+  }
+
+  async listSecondFactorUsers(): Promise<string[]> {
+    return (this.db.prepare('SELECT username FROM second_factors WHERE confirmed_at IS NOT NULL ORDER BY username').all() as { username: string }[]).map((r) => r.username);
   }
 
   // ---- settings ----
