@@ -80,7 +80,7 @@ export class AccountService {
     if (pw) throw new CoreError('invalid_input', `password ${pw}`);
     if (looksQualified(username)) throw new CoreError('invalid_input', `username must not start with an identity source's prefix (${RESERVED_PREFIXES.map((p) => p + ':').join(', ')})`);
     // Local names are looked up ignoring case (README "Identities"): a name that only differs in case from another account's would be ambiguous.
-    const clash = (await this.d.accounts.listAccounts()).find((a) => a.username !== username && caseFold(a.username) === caseFold(username));
+    const clash = (await this.d.accounts.listAccountNames()).find((n) => n !== username && caseFold(n) === caseFold(username));
     if (clash) throw new CoreError('invalid_input', `username differs only in case from an existing account's`);
     const now = this.d.clock.now();
     const account = await this.d.accounts.createAccount(
