@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { redfishConfigSchema } from './config/redfish.js';
+import { clientTestingSchema, isLoopbackHost } from './config/client-testing.js';
+import { vcenterSchema } from './config/vcenter.js';
 import { identityDomainsSchema } from './config/identity.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
@@ -368,6 +371,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    redfish: redfishConfigSchema,
+    vcenter: vcenterSchema(providerRef),
     /** Identity sources besides the built-in accounts; a source is configured when its section is present. */
     identity: z
       .object({
@@ -383,9 +388,17 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    clientTesting: clientTestingSchema,
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.clientTesting.enabled && !c.clientTesting.allowRemote && !isLoopbackHost(c.listen.host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clientTesting', 'enabled'],
+        message: `client-testing mode lets any caller inject faults; it needs a loopback listen address (listen.host is ${c.listen.host}) or clientTesting.allowRemote: true`,
+      });
+    }
     const sessions = c.sessions ?? c.store;
     if (c.store === 'sqlite' && sessions !== 'sqlite') {
       ctx.addIssue({ code: 'custom', path: ['sessions'], message: `sessions: ${sessions} needs store: postgres (nodes that share sessions must share accounts)` });
@@ -418,6 +431,7 @@ export const envKeys: Record<string, string[]> = {
   PORTCULLIS_POSTGRES_URL: ['postgres', 'url'],
   PORTCULLIS_REDIS_URL: ['redis', 'url'],
   PORTCULLIS_HOST: ['listen', 'host'],
+  PORTCULLIS_CLIENT_TESTING: ['clientTesting', 'enabled'],
   PORTCULLIS_PORT: ['listen', 'port'],
   PORTCULLIS_PLAIN_HTTP: ['tls', 'disabled'],
   PORTCULLIS_TLS_CERT: ['tls', 'certFile'],
@@ -426,6 +440,7 @@ export const envKeys: Record<string, string[]> = {
   PORTCULLIS_LOG_LEVEL: ['log', 'level'],
   PORTCULLIS_INACTIVITY_TIMEOUT_MINUTES: ['session', 'inactivityTimeoutMinutes'],
   PORTCULLIS_ABSOLUTE_TIMEOUT_MINUTES: ['session', 'absoluteTimeoutMinutes'],
+  PORTCULLIS_VCENTER_PROVIDER: ['vcenter', 'provider'],
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

@@ -1,3 +1,4 @@
+import { ClientTesting, OffsetClock } from './testing/controller.js';
 import { Argon2idHasher } from './adapters/hasher/argon2.js';
 import { LocalAccountsProvider } from './adapters/identity/local/provider.js';
 import { configuredDomains } from './config/identity.js';
@@ -30,6 +31,8 @@ export interface Portcullis {
   identity: IdentitySources;
   clock: Clock;
   isAdministrator(roles: readonly string[]): boolean;
+  /** The controls of client-testing mode; undefined unless `clientTesting.enabled`. */
+  testing: ClientTesting | undefined;
   /** Off the request path: deletes expired sessions (audited), audit events past retention, stale failure counters and login sources. */
   sweep(): Promise<{ sessions: number; audit: number; guard: number }>;
   /** Writes what is kept behind and closes the stores and identity sources. */
@@ -41,7 +44,9 @@ export async function openPortcullis(
   logger: Logger,
   opts: { clock?: Clock; random?: Random; touchFlushMs?: number; migrate?: boolean } = {},
 ): Promise<Portcullis> {
-  const clock = opts.clock ?? systemClock;
+  // Client-testing mode moves "now" by an offset; everything reads time through this one clock.
+  const offsetClock = config.clientTesting.enabled ? new OffsetClock(opts.clock ?? systemClock) : undefined;
+  const clock: Clock = offsetClock ?? opts.clock ?? systemClock;
   const random = opts.random ?? cryptoRandom;
   const stores = await openStores(config, logger, {
     ...(opts.touchFlushMs !== undefined ? { touchFlushMs: opts.touchFlushMs } : {}),
@@ -119,7 +124,11 @@ export async function openPortcullis(
     },
   });
   const adminRoles = new Set(config.accounts.adminRoles);
+  const testing = offsetClock
+    ? new ClientTesting({ sessions, accounts, audit, clock: offsetClock, logger, maxRules: config.clientTesting.maxRules })
+    : undefined;
   return {
+    testing,
     config,
     stores,
     sessions,
@@ -140,6 +149,7 @@ export async function openPortcullis(
       return { sessions: ended, audit: auditGone, guard: guardGone };
     },
     close: async () => {
+      testing?.close();
       identity.close();
       await stores.close();
     },

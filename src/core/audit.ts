@@ -17,12 +17,15 @@ export const AUDIT_KINDS = [
   'account.unlock',
   'account.disable',
   'account.enable',
+  'account.create',
+  'account.delete',
   'password.change',
   'password.reset',
   'session.logout',
   'session.expire',
   'session.revoke',
   'settings.change',
+  'testing.control',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 

@@ -439,6 +439,20 @@ export class SessionService {
     return gone.length;
   }
 
+  /**
+   * Ends a live session now the way expiry ends it (deleted, audited as
+   * `session.expire`), for client-testing mode: every dialect then answers its
+   * token as it answers an expired one. Returns whether it was still there.
+   */
+  async expireNow(s: SessionRecord, detail: { cause: string; kind: string }): Promise<boolean> {
+    const deleted = await this.d.sessions.deleteSession(s.id);
+    if (deleted) {
+      this.d.logger.info({ event: 'session.expire', session: s.id, user: s.username, ...detail }, 'session expired');
+      await this.d.audit.record('session.expire', undefined, s.username, { session: s.id, dialect: s.dialect, ...detail });
+    }
+    return deleted;
+  }
+
   private endExpired(s: SessionRecord): void {
     this.d.sessions.deleteSession(s.id).then(
       (deleted) => {
