@@ -69,7 +69,7 @@ describe('vCenter logins through the directory (vcenter.domains: { vsphere.local
       assert.equal(res.statusCode, 201, `${typed}: ${res.body}`);
       const token = JSON.parse(res.body) as string;
       const s = await h.p.sessions.authenticate(token, false);
-      assert.equal(s?.username, 'alice', typed);
+      assert.equal(s?.username, 'ldap:alice', `${typed}: the canonical identity (docs/identities.md)`);
       assert.equal(s?.authSource, 'ldap');
       const get = await h.app.inject({ method: 'GET', url: '/api/session', headers: { 'vmware-api-session-id': token } });
       assert.equal(json(get).user, `alice${AT}vsphere.local`);
@@ -110,7 +110,7 @@ describe('vCenter logins through the directory (vcenter.domains: { vsphere.local
     assert.equal(json(get).user, `alice${AT}vsphere.local`);
     const vc = JSON.parse((await login(h, 'VSPHERE.LOCAL\\alice', PEOPLE.alice.password)).body) as string;
     const who = await h.app.inject({ method: 'GET', url: '/api/admin/v1/sessions', headers: { 'x-hm-authorization': vc } });
-    assert.equal(json(who).data.user.username, 'alice');
+    assert.equal(json(who).data.user.username, 'ldap:alice', 'HCX shows the canonical identity');
   });
 
   it('answers 503 SERVICE_UNAVAILABLE (no host, no port) while the directory is down, and logs in again once it is back', async () => {
@@ -139,9 +139,9 @@ describe('vCenter logins through the directory with the default vcenter section 
     const ok = await login(h, `alice${AT}vsphere.local`, PEOPLE.alice.password);
     assert.equal(ok.statusCode, 201, ok.body);
     const s = await h.p.sessions.authenticate(JSON.parse(ok.body) as string, false);
-    assert.equal(s?.username, `alice${AT}vsphere.local`, 'the name as typed (canonical names are the identity layer\'s)');
+    assert.equal(s?.username, 'ldap:alice', 'the canonical identity: the entry\'s stored uid (docs/identities.md)');
     const get = await h.app.inject({ method: 'GET', url: '/api/session', headers: { 'vmware-api-session-id': JSON.parse(ok.body) as string } });
-    assert.equal(json(get).user, `alice${AT}vsphere.local`);
+    assert.equal(json(get).user, 'alice', 'no vcenter.domains: shown as the directory stores it');
     const bad = await login(h, `alice${AT}other.example`, PEOPLE.alice.password);
     assert.deepEqual(json(bad), API_401);
   });

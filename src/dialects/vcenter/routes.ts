@@ -1,4 +1,5 @@
 import { CoreError } from '../../core/errors.js';
+import { nameOf } from '../../core/identity-key.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { SessionRecord } from '../../ports/store.js';
@@ -49,7 +50,8 @@ export function vcenterDialect(deps: DialectDeps): Dialect {
   /** `Session.Info`: the same keys and types on both APIs (the older one wraps it in `value`). */
   function info(s: SessionRecord) {
     return {
-      user: display(s.username, s.authSource),
+      // The source's own name (ldap:alice → alice), then vCenter's domain form (docs/identities.md).
+      user: display(nameOf(s.username, s.authSource), s.authSource),
       created_time: new Date(s.createdAt).toISOString(),
       last_accessed_time: new Date(s.lastAccessedAt).toISOString(),
     };
