@@ -1,7 +1,7 @@
 import { ClientTesting, OffsetClock } from './testing/controller.js';
 import { Argon2idHasher } from './adapters/hasher/argon2.js';
 import { LocalAccountsProvider } from './adapters/identity/local/provider.js';
-import { configuredDomains } from './config/identity.js';
+import { failureDomains } from './config/identity.js';
 import { caseFold } from './core/identity-key.js';
 import { openStores, type StoreSet } from './adapters/store/open.js';
 import type { Config } from './config.js';
@@ -96,7 +96,7 @@ export async function openPortcullis(
       trustedSourceMs: config.bruteForce.trustedSourceDays * 86_400_000,
     },
     identities,
-    domains: configuredDomains(config.identity),
+    domains: failureDomains(config),
     admission: hasher.admission,
     clock,
     random,
@@ -116,7 +116,7 @@ export async function openPortcullis(
     clock,
     random,
     logger,
-    domains: configuredDomains(config.identity),
+    domains: failureDomains(config),
     defaults: {
       enterprise: config.accounts.enterprise,
       organizations: config.accounts.organizations,
