@@ -19,6 +19,7 @@ import { SchemaVersionError } from './adapters/store/sqlite/store.js';
 import { PgSchemaVersionError } from './adapters/store/postgres/store.js';
 import { exportData, importData, ExportFormatError } from './transfer.js';
 import { CliError, testingCommands } from './cli/testing.js';
+import { registerSourceCommands } from './cli/source.js';
 
 interface GlobalOpts {
   config?: string;
@@ -217,6 +218,8 @@ export function program(): Command {
         process.stdout.write(`account ${username} ${wasLocked ? 'unlocked' : 'was not locked; its failure count was reset'}\n`);
       });
     });
+
+  registerSourceCommands(root, withCore);
 
   const settings = root.command('settings').description('read and change the account policy (XClarity userAccountSettings)');
   settings

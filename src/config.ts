@@ -6,6 +6,7 @@ import { redfishConfigSchema } from './config/redfish.js';
 import { clientTestingSchema, isLoopbackHost } from './config/client-testing.js';
 import { vcenterSchema } from './config/vcenter.js';
 import { identityDomainsSchema } from './config/identity.js';
+import { floodSchema } from './config/flood.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
 
@@ -299,6 +300,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    flood: floodSchema,
     audit: z
       .object({
         /** Days audit events are kept; older ones are deleted by the sweep. */
@@ -316,8 +318,9 @@ export const configSchema = z
         /** CPU niceness of those threads (0–19): session checks run before password hashing. */
         nice: z.number().int().min(0).max(19).default(10),
         /** Logins waiting for a hashing thread; beyond it, or past maxWaitMs, a login gets 503 + Retry-After at once. */
-        maxQueue: z.number().int().min(0).max(10000).default(32),
-        maxWaitMs: z.number().int().min(10).max(60000).default(500),
+        maxQueue: z.number().int().min(0).max(100000).default(2048),
+        /** Longest a login waits for its verification: seconds, the time clients bear (a burst of 150 logins takes about 1 s). */
+        maxWaitMs: z.number().int().min(10).max(60000).default(5000),
         /** Event-loop delay (ms) above which fewer hashes run at once while session checks are being served. */
         targetDelayMs: z.number().min(1).max(1000).default(4),
       })

@@ -95,6 +95,13 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
   const tls = await tlsMaterial(config, logger);
   await p.local.warmUp();
   const testing = p.testing ? startClientTesting(p, logger) : undefined;
+  // Returning users are known before the first of them logs in again: a restart under a flood does not put them behind it.
+  try {
+    const known = await p.loadKnownClients();
+    logger.info({ event: 'server.known_clients', count: known }, 'known clients loaded');
+  } catch (e) {
+    logger.warn({ event: 'server.known_clients_failed', err: e instanceof Error ? e.message : String(e) }, 'could not load known clients; they are learned at their next login');
+  }
   const app = createApp(p, logger, tls, testing);
   const sweep = setInterval(() => {
     p.sweep().catch((e: unknown) => logger.warn({ event: 'session.sweep_failed', err: String(e) }, 'sweep failed'));

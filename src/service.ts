@@ -8,6 +8,8 @@ import type { Config } from './config.js';
 import { AccountService } from './core/accounts.js';
 import type { Logger } from './core/logger.js';
 import { SessionService } from './core/sessions.js';
+import { KnownClients } from './core/admission.js';
+import { SourceService } from './core/sources.js';
 import { AuditService } from './core/audit.js';
 import { SettingsService, settingsProblem, type AccountSettings } from './core/settings.js';
 import { ConfigError } from './config.js';
@@ -26,6 +28,12 @@ export interface Portcullis {
   accounts: AccountService;
   settings: SettingsService;
   audit: AuditService;
+  /** Login sources for operators: throttled and refused sources with counts, locked accounts, release. */
+  sources: SourceService;
+  /** The (account, source) pairs known to have logged in, in memory (see {@link Portcullis.loadKnownClients}). */
+  knownClients: KnownClients;
+  /** Loads the store's recent login sources into memory, so returning users are known before they log in again; returns how many. */
+  loadKnownClients(): Promise<number>;
   local: LocalAccountsProvider;
   /** Every identity provider (local, pam, ldap, chains), as configured. */
   identity: IdentitySources;
@@ -59,11 +67,20 @@ export async function openPortcullis(
     {
       ...(a.verifyThreads !== undefined ? { threads: a.verifyThreads } : {}),
       nice: a.nice,
-      admission: { maxQueue: a.maxQueue, maxWaitMs: a.maxWaitMs, targetDelayMs: a.targetDelayMs },
+      admission: {
+        maxQueue: a.maxQueue,
+        maxWaitMs: a.maxWaitMs,
+        targetDelayMs: a.targetDelayMs,
+        perSourceLimit: config.flood.perSourceLogins,
+        perClientLimit: config.flood.perClientLogins,
+        newShare: config.flood.newClientShare,
+      },
     },
   );
-  // Local names: looked up ignoring case (README "Identities"); an account's stored name is its identity.
-  const local = new LocalAccountsProvider(durable, hasher, () => clock.now(), caseFold);
+  // Local names: looked up ignoring case (docs/identities.md); an account's stored name is its identity.
+  // Logins through local accounts are scheduled by the session service (admitted before their store reads, verified in their lane).
+  const local = new LocalAccountsProvider(durable, hasher.scheduled, () => clock.now(), caseFold);
+  const knownClients = new KnownClients(config.flood.knownClients);
 
   // Every provider a dialect names exists; those not set up answer "not configured".
   let identity: IdentitySources;
@@ -98,6 +115,7 @@ export async function openPortcullis(
     identities,
     domains: failureDomains(config),
     admission: hasher.admission,
+    knownClients,
     clock,
     random,
     logger,
@@ -123,6 +141,12 @@ export async function openPortcullis(
       adminRoles: config.accounts.adminRoles,
     },
   });
+  const bruteForce = {
+    sourceMaxFailures: config.bruteForce.sourceMaxFailures,
+    sourceWindowMs: config.bruteForce.sourceWindowMinutes * 60_000,
+    trustedSourceMs: config.bruteForce.trustedSourceDays * 86_400_000,
+  };
+  const sources = new SourceService({ guard: hot, audit, clock, logger, bruteForce, admission: hasher.admission });
   const adminRoles = new Set(config.accounts.adminRoles);
   const testing = offsetClock
     ? new ClientTesting({ sessions, accounts, audit, clock: offsetClock, logger, maxRules: config.clientTesting.maxRules })
@@ -135,6 +159,14 @@ export async function openPortcullis(
     accounts,
     settings,
     audit,
+    sources,
+    knownClients,
+    async loadKnownClients() {
+      if (knownClients.capacity === 0) return 0;
+      const since = clock.now() - Math.max(1, config.bruteForce.trustedSourceDays) * 86_400_000;
+      knownClients.load(await hot.listLoginSources(since, knownClients.capacity));
+      return knownClients.size;
+    },
     local,
     identity,
     clock,
@@ -150,6 +182,7 @@ export async function openPortcullis(
     },
     close: async () => {
       testing?.close();
+      await audit.flushRefusals();
       identity.close();
       await stores.close();
     },

@@ -214,7 +214,8 @@ export class AccountService {
    * that name: directory and PAM users are locked by name too.
    */
   async lock(username: string, ctx: AuditContext = CLI, by = 'cli'): Promise<{ lockedUntil: number }> {
-    const name = normalizeUsername(username);
+    // The same key as the brute-force rule and unlock: the folded name (identity-key.ts).
+    const name = this.failureKey(username);
     const policy = await this.d.settings.get();
     const state = await this.d.guard.recordLoginFailure('account', name, this.d.clock.now(), {
       limit: 1,

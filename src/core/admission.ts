@@ -77,6 +77,59 @@ export interface AdmissionOptions {
   probe: LoadProbe;
   /** Told of every change of the limit (for logs and benchmarks); default none. */
   onChange?: (e: AdmissionEvent) => void;
+  /**
+   * Logins from one source (IPv4 address, IPv6 /64) that is not known for the account
+   * they name, in progress at once (admitted, waiting or being verified); one more is
+   * refused at once. Default 4.
+   */
+  perSourceLimit: number;
+  /** Logins of one known client ((account, source) pair) in progress at once; default 16. */
+  perClientLimit: number;
+  /**
+   * Share of the starts that go to new clients while both lanes wait (within the
+   * adaptive limit); default 0.25. Known clients get the rest, and everything new
+   * clients leave.
+   */
+  newShare: number;
+  /**
+   * Known clients (and un-ticketed work) may use at least this many slots whatever
+   * the event-loop delay: their verifications are not held back by a flood of
+   * refusals the limit cannot shrink. Default 0 (no floor; the service sets it to the
+   * hashing threads).
+   */
+  knownMinLimit: number;
+}
+
+/** Who a login is, for scheduling: the source it comes from (see sourceKey) and the account it names. */
+export interface LoginTicket {
+  source: string;
+  account: string;
+}
+
+/** Why a login was turned away before any work (counted for the bulk audit). */
+export type RefusalReason = 'source_limit' | 'client_limit' | 'queue_full' | 'wait_too_long';
+
+/** A refusal before any work: CoreError('busy') that says which rule refused. */
+export class AdmissionRefusal extends CoreError {
+  constructor(readonly reason: RefusalReason) {
+    super('busy');
+  }
+}
+
+/** One source or client as the scheduler sees it now. */
+export interface SourceLoad {
+  /** The source (sourceKey form), or `account\nsource` for a known client. */
+  key: string;
+  lane: 'known' | 'new';
+  inProgress: number;
+}
+
+export interface LaneStats {
+  known: { queued: number; started: number };
+  new: { queued: number; started: number };
+  refusedBy: Record<RefusalReason, number>;
+  /** Sources (new lane) and clients (known lane) with a login in progress. */
+  active: number;
 }
 
 export interface AdmissionEvent {
@@ -103,6 +156,63 @@ interface Waiter {
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
   since: number;
+  lane: 'known' | 'new';
+  /** Round-robin key: the account in the known lane, the source in the new lane. */
+  key: string;
+  done: boolean;
+}
+
+/**
+ * Waiters in round-robin order over their keys: each key's own waiters in arrival
+ * order, one key's turn after another's. So one source (or one account) with many
+ * waiters gets one start per round, the same as a source with one.
+ */
+class FairQueue {
+  private readonly byKey = new Map<string, Waiter[]>();
+  size = 0;
+
+  push(w: Waiter): void {
+    const q = this.byKey.get(w.key);
+    if (q) q.push(w);
+    else this.byKey.set(w.key, [w]);
+    this.size++;
+  }
+
+  /** The next waiter by turn (skipping those already refused), or undefined. */
+  shift(): Waiter | undefined {
+    for (const [key, q] of this.byKey) {
+      this.byKey.delete(key);
+      let w: Waiter | undefined;
+      while ((w = q.shift()) && w.done);
+      if (q.length > 0) this.byKey.set(key, q); // to the end of the round
+      if (w) {
+        this.size--;
+        return w;
+      }
+    }
+    return undefined;
+  }
+
+  /** A waiter refused in place (it stays in its key's array until its turn, then is skipped). */
+  removed(): void {
+    this.size--;
+  }
+
+  keys(): number {
+    return this.byKey.size;
+  }
+}
+
+/** The bookkeeping of one admitted login; see {@link AdmissionController.admit}. */
+export interface AdmissionPass {
+  /** Whether the login runs in the known lane. */
+  readonly known: boolean;
+  /** The store says this client logged in before: the login moves to the known lane (its source's count is freed). */
+  promote(): void;
+  /** Runs the verification in the login's lane: now, after a fair wait, or not at all (CoreError busy). */
+  run<T>(task: () => Promise<T>): Promise<T>;
+  /** The login is over (idempotent). */
+  release(): void;
 }
 
 /**
@@ -143,6 +253,10 @@ export const ADMISSION_DEFAULTS: Readonly<Omit<AdmissionOptions, 'probe' | 'now'
   increaseAfter: 4,
   intervalMs: 50,
   idleStopMs: 10_000,
+  perSourceLimit: 4,
+  perClientLimit: 16,
+  newShare: 0.25,
+  knownMinLimit: 0,
 };
 
 /**
@@ -168,7 +282,21 @@ export class AdmissionController {
   private readonly o: AdmissionOptions;
   private current: number;
   private inFlight = 0;
+  /** Every waiter in arrival order, for expiry (refused ones are dropped lazily). */
   private readonly queue: Waiter[] = [];
+  private queued = 0;
+  private readonly known = new FairQueue();
+  private readonly fresh = new FairQueue();
+  /** Logins in progress per source (`n:` + source) and per known client (`k:` + account + \n + source). */
+  private readonly inProgress = new Map<string, number>();
+  /** Starts owed to the new lane (grows by newShare/(1-newShare) per known start while both wait). */
+  private newCredit = 0;
+  private readonly lanes: LaneStats = {
+    known: { queued: 0, started: 0 },
+    new: { queued: 0, started: 0 },
+    refusedBy: { source_limit: 0, client_limit: 0, queue_full: 0, wait_too_long: 0 },
+    active: 0,
+  };
   private admitted = 0;
   private refused = 0;
   private refusedReported = 0;
@@ -190,6 +318,9 @@ export class AdmissionController {
     };
     if (!(o.minLimit >= 1 && o.maxLimit >= o.minLimit)) throw new RangeError('admission: need 1 <= minLimit <= maxLimit');
     if (!(o.decrease > 0 && o.decrease < 1)) throw new RangeError('admission: decrease must be between 0 and 1');
+    if (!(o.perSourceLimit >= 1 && o.perClientLimit >= 1 && o.newShare > 0 && o.newShare < 1 && o.knownMinLimit >= 0)) {
+      throw new RangeError('admission: perSourceLimit and perClientLimit must be >= 1, newShare between 0 and 1, knownMinLimit >= 0');
+    }
     if (!(o.maxQueue >= 0 && o.maxWaitMs >= 0 && o.targetDelayMs > 0 && o.minInteractive >= 0 && o.increaseAfter >= 1 && o.intervalMs >= 0)) {
       throw new RangeError('admission: maxQueue, maxWaitMs, intervalMs must be >= 0; targetDelayMs > 0; increaseAfter >= 1');
     }
@@ -202,7 +333,25 @@ export class AdmissionController {
   }
 
   stats(): AdmissionStats {
-    return { limit: this.current, inFlight: this.inFlight, queued: this.queue.length, admitted: this.admitted, refused: this.refused };
+    return { limit: this.current, inFlight: this.inFlight, queued: this.queued, admitted: this.admitted, refused: this.refused };
+  }
+
+  /** The lanes: how many wait and have started in each, refusals by rule, sources and clients active. */
+  laneStats(): LaneStats {
+    return {
+      known: { queued: this.known.size, started: this.lanes.known.started },
+      new: { queued: this.fresh.size, started: this.lanes.new.started },
+      refusedBy: { ...this.lanes.refusedBy },
+      active: this.inProgress.size,
+    };
+  }
+
+  /** Sources and known clients with logins in progress now, the busiest first (at most `limit`). */
+  activeSources(limit = 100): SourceLoad[] {
+    return [...this.inProgress]
+      .map(([k, n]) => ({ key: k.slice(2), lane: k.startsWith('k:') ? ('known' as const) : ('new' as const), inProgress: n }))
+      .sort((a, b) => b.inProgress - a.inProgress)
+      .slice(0, limit);
   }
 
   /**
@@ -211,29 +360,102 @@ export class AdmissionController {
    * before it spends any store reads on it.
    */
   precheck(): void {
-    if (this.inFlight < this.current && this.queue.length === 0) return;
-    if (this.queue.length >= this.o.maxQueue || this.expectedWaitMs(this.queue.length + 1) > this.o.maxWaitMs) {
-      this.refused++;
-      throw new CoreError('busy');
-    }
+    this.refuseIfFull('known');
+  }
+
+  /**
+   * Admits one login before any store read, or refuses it at once with an
+   * {@link AdmissionRefusal} (CoreError busy): a source (or known client) already
+   * at its limit of logins in progress, or a lane whose queue is full or whose
+   * expected wait exceeds maxWaitMs. `known` is what the caller's memory says of
+   * the (account, source) pair. The pass must be released when the login is over.
+   *
+   * @example
+   *   const pass = admission.admit({ source: '192.0.2.7', account: 'alice' }, knownClients.has('alice', '192.0.2.7'));
+   *   try { await pass.run(() => verify(...)); } finally { pass.release(); }
+   */
+  admit(ticket: LoginTicket, known: boolean): AdmissionPass {
+    const keyOf = (k: boolean) => (k ? `k:${ticket.account}\n${ticket.source}` : `n:${ticket.source}`);
+    let lane: 'known' | 'new' = known ? 'known' : 'new';
+    let key = keyOf(known);
+    const held = this.inProgress.get(key) ?? 0;
+    if (held >= (known ? this.o.perClientLimit : this.o.perSourceLimit)) throw this.refuse(known ? 'client_limit' : 'source_limit');
+    this.refuseIfFull(lane);
+    this.inProgress.set(key, held + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const n = (this.inProgress.get(key) ?? 1) - 1;
+      if (n <= 0) this.inProgress.delete(key);
+      else this.inProgress.set(key, n);
+    };
+    return {
+      get known() {
+        return lane === 'known';
+      },
+      promote: () => {
+        if (lane === 'known' || released) return;
+        release();
+        released = false;
+        lane = 'known';
+        key = keyOf(true);
+        this.inProgress.set(key, (this.inProgress.get(key) ?? 0) + 1);
+      },
+      run: <T>(task: () => Promise<T>) => this.enqueue(task, lane, lane === 'known' ? ticket.account : ticket.source),
+      release,
+    };
   }
 
   /**
    * Runs `task` now, after a short wait, or not at all (rejects with
-   * CoreError('busy') without calling it).
+   * CoreError('busy') without calling it). Without a ticket the task waits in the
+   * known lane (work for users already authenticated, such as a password change).
    */
   run<T>(task: () => Promise<T>): Promise<T> {
+    return this.enqueue(task, 'known', '');
+  }
+
+  private refuse(reason: RefusalReason): AdmissionRefusal {
+    this.refused++;
+    this.lanes.refusedBy[reason]++;
+    return new AdmissionRefusal(reason);
+  }
+
+  /** Throws when an arrival in `lane` now would be refused by the queue bound or the expected wait. */
+  private refuseIfFull(lane: 'known' | 'new'): void {
+    if (this.inFlight < this.capOf(lane) && this.laneQueue(lane).size === 0) return;
+    if (this.queued >= this.o.maxQueue) throw this.refuse('queue_full');
+    if (this.expectedWaitMs(lane) > this.o.maxWaitMs) throw this.refuse('wait_too_long');
+  }
+
+  private capOf(lane: 'known' | 'new'): number {
+    return lane === 'known' ? Math.max(this.current, this.o.knownMinLimit) : this.current;
+  }
+
+  private laneQueue(lane: 'known' | 'new'): FairQueue {
+    return lane === 'known' ? this.known : this.fresh;
+  }
+
+  private enqueue<T>(task: () => Promise<T>, lane: 'known' | 'new', key: string): Promise<T> {
     const now = this.o.now();
     this.lastActivity = now;
     this.wake();
-    if (this.inFlight < this.current && this.queue.length === 0) return this.start(task, now);
+    if (this.inFlight < this.capOf(lane) && this.laneQueue(lane).size === 0 && (lane === 'known' || this.known.size === 0)) {
+      this.lanes[lane].started++;
+      return this.start(task, now);
+    }
     this.saturated = true;
-    if (this.queue.length >= this.o.maxQueue || this.expectedWaitMs(this.queue.length + 1) > this.o.maxWaitMs) {
-      this.refused++;
-      return Promise.reject(new CoreError('busy'));
+    try {
+      this.refuseIfFull(lane);
+    } catch (e) {
+      return Promise.reject(e);
     }
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ task, resolve: resolve as (v: unknown) => void, reject, since: now });
+      const w: Waiter = { task, resolve: resolve as (v: unknown) => void, reject, since: now, lane, key, done: false };
+      this.queue.push(w);
+      this.queued++;
+      this.laneQueue(lane).push(w);
     });
   }
 
@@ -262,13 +484,13 @@ export class AdmissionController {
     } else {
       this.calm = 0;
     }
-    this.saturated = this.queue.length > 0;
+    this.saturated = this.queued > 0;
     if (this.current !== previous && this.o.onChange) {
-      this.o.onChange({ limit: this.current, previous, delayMs, interactive, inFlight: this.inFlight, queued: this.queue.length, refused: this.refused - this.refusedReported });
+      this.o.onChange({ limit: this.current, previous, delayMs, interactive, inFlight: this.inFlight, queued: this.queued, refused: this.refused - this.refusedReported });
       this.refusedReported = this.refused;
     }
     this.drain(now);
-    if (this.inFlight === 0 && this.queue.length === 0 && now - this.lastActivity >= this.o.idleStopMs) this.sleep();
+    if (this.inFlight === 0 && this.queued === 0 && now - this.lastActivity >= this.o.idleStopMs) this.sleep();
   }
 
   /** Stops the probe and the timer (they restart with the next task). */
@@ -276,8 +498,15 @@ export class AdmissionController {
     this.sleep();
   }
 
-  private expectedWaitMs(place: number): number {
-    return (place * this.serviceMs) / this.current;
+  /**
+   * What an arrival in `lane` would wait: its place in the lane × the recent time
+   * per task ÷ the slots the lane gets (the new lane only its share while known
+   * clients wait).
+   */
+  private expectedWaitMs(lane: 'known' | 'new'): number {
+    const place = this.laneQueue(lane).size + 1;
+    const slots = lane === 'known' ? this.capOf('known') : this.known.size > 0 ? this.current * this.o.newShare : this.current;
+    return (place * this.serviceMs) / slots;
   }
 
   private start<T>(task: () => Promise<T>, now: number): Promise<T> {
@@ -309,22 +538,49 @@ export class AdmissionController {
     );
   }
 
+  /** Starts waiters while slots allow: the known lane first, the new lane its share, each round-robin. */
   private drain(now: number): void {
-    while (this.queue.length > 0 && this.inFlight < this.current) {
-      const w = this.queue.shift()!;
+    for (;;) {
+      const k = this.known.size > 0 && this.inFlight < this.capOf('known');
+      const n = this.fresh.size > 0 && this.inFlight < this.current;
+      if (!k && !n) return;
+      let lane: 'known' | 'new';
+      if (k && n) {
+        if (this.newCredit >= 1) {
+          lane = 'new';
+          this.newCredit -= 1;
+        } else {
+          lane = 'known';
+          this.newCredit += this.o.newShare / (1 - this.o.newShare);
+        }
+      } else {
+        lane = k ? 'known' : 'new';
+        if (this.known.size === 0 || this.fresh.size === 0) this.newCredit = 0;
+      }
+      const w = this.laneQueue(lane).shift()!;
+      w.done = true;
+      this.queued--;
       if (now - w.since > this.o.maxWaitMs) {
         this.refused++;
-        w.reject(new CoreError('busy'));
+        this.lanes.refusedBy.wait_too_long++;
+        w.reject(new AdmissionRefusal('wait_too_long'));
         continue;
       }
+      this.lanes[lane].started++;
       this.start(w.task, now).then(w.resolve, w.reject);
     }
   }
 
   private expire(now: number): void {
-    while (this.queue.length > 0 && now - this.queue[0]!.since > this.o.maxWaitMs) {
+    while (this.queue.length > 0 && (this.queue[0]!.done || now - this.queue[0]!.since > this.o.maxWaitMs)) {
+      const w = this.queue.shift()!;
+      if (w.done) continue;
+      w.done = true;
+      this.queued--;
+      this.laneQueue(w.lane).removed();
       this.refused++;
-      this.queue.shift()!.reject(new CoreError('busy'));
+      this.lanes.refusedBy.wait_too_long++;
+      w.reject(new AdmissionRefusal('wait_too_long'));
     }
   }
 
@@ -347,5 +603,46 @@ export class AdmissionController {
     this.calm = 0;
     // Idle: the next burst starts at full speed and falls within one interval if it must.
     this.current = Math.min(this.o.maxLimit, Math.max(this.o.minLimit, Math.round(this.o.initialLimit ?? this.o.maxLimit)));
+  }
+}
+
+/**
+ * The (account, source) pairs that logged in successfully, in memory, for the
+ * login scheduler to tell a known client before any store read. Bounded: the
+ * least recently learned pair goes first. The store's login sources are the truth
+ * (they survive restarts and are shared by nodes); this memory is loaded from them
+ * at start ({@link KnownClients.load}) and learns from every login, so a restart
+ * under a flood still knows its returning users.
+ */
+export class KnownClients {
+  private readonly pairs = new Map<string, true>();
+
+  constructor(readonly capacity = 100_000) {
+    if (!(Number.isInteger(capacity) && capacity >= 0)) throw new RangeError('known clients: capacity must be a whole number >= 0');
+  }
+
+  has(account: string, source: string): boolean {
+    return this.pairs.has(`${account}\n${source}`);
+  }
+
+  /** Remembers the pair as the newest. */
+  learn(account: string, source: string): void {
+    if (this.capacity === 0) return;
+    const k = `${account}\n${source}`;
+    this.pairs.delete(k);
+    this.pairs.set(k, true);
+    if (this.pairs.size > this.capacity) this.pairs.delete(this.pairs.keys().next().value!);
+  }
+
+  /** Loads pairs given newest first (as the store lists them) without displacing newer ones. */
+  load(entries: readonly { username: string; source: string }[]): void {
+    for (let i = Math.min(entries.length, this.capacity) - 1; i >= 0; i--) {
+      const e = entries[i]!;
+      if (!this.has(e.username, e.source)) this.learn(e.username, e.source);
+    }
+  }
+
+  get size(): number {
+    return this.pairs.size;
   }
 }

@@ -2,7 +2,7 @@ import type { Clock } from '../ports/clock.js';
 import { IdentitySourceError, type IdentityProvider, type Principal } from '../ports/identity.js';
 import type { Random } from '../ports/random.js';
 import type { AccountStore, LoginGuardStore, PasswordHistoryStore, SessionLimitStore, SessionRecord, SessionStore } from '../ports/store.js';
-import { sessionChecks, type ActivityMeter, type AdmissionController } from './admission.js';
+import { AdmissionRefusal, sessionChecks, type ActivityMeter, type AdmissionController, type AdmissionPass, type KnownClients } from './admission.js';
 import type { AuditService } from './audit.js';
 import type { AccountSettings, SettingsService } from './settings.js';
 import { CoreError } from './errors.js';
@@ -124,10 +124,17 @@ export interface SessionServiceDeps {
   bruteForce: BruteForcePolicy;
   /** Where session checks are counted for the hashing admission; default the process's {@link sessionChecks}. */
   checkMeter?: ActivityMeter;
-  /** The password hashing's admission: a login it would refuse is turned away before any store read. */
-  admission?: Pick<AdmissionController, 'precheck'>;
   /** `identity.domains`: `u@domain` and `DOMAIN\u` share the failure key of `u` (see identity-key.ts); default none. */
   domains?: readonly string[];
+  /**
+   * The login scheduler (the password hashing's admission): every login is admitted
+   * before any store read or refused at once (its source at its limit, the lanes
+   * full); logins through a provider that hashes here (local) then wait for their
+   * verification in their lane. Without it, logins are not scheduled.
+   */
+  admission?: Pick<AdmissionController, 'admit'>;
+  /** Which (account, source) pairs logged in before, in memory: they go to the known lane. */
+  knownClients?: KnownClients;
 }
 
 /** What a session whose password must change may still do. */
@@ -164,14 +171,43 @@ export class SessionService {
     if (uProblem) throw new CoreError('invalid_input', `username ${uProblem}`);
     const pProblem = passwordProblem(cmd.password);
     if (pProblem) throw new CoreError('invalid_input', `password ${pProblem}`);
-    // Hashing saturated: refuse now, before the settings, guard and account reads a refused login would waste.
-    if (this.d.admission && provider.name.split(',').includes('local')) this.d.admission.precheck();
     const username = normalizeUsername(cmd.username);
-    // Before the source is asked, the person is known only by the folded typed name: every spelling shares its counter and lock.
+    const source = sourceKey(ctx.clientAddress);
+    // Before the source is asked, the person is known only by the folded typed name: every spelling shares its counter and lock,
+    // and the known-client lane is keyed by it too.
     const key = this.failureKey(username);
+    // Admitted or refused now, before the settings, guard and account reads a refused login would waste.
+    let pass: AdmissionPass | undefined;
+    if (this.d.admission) {
+      try {
+        pass = this.d.admission.admit({ source, account: key }, this.d.knownClients?.has(key, source) ?? false);
+      } catch (e) {
+        if (e instanceof AdmissionRefusal) this.d.audit.tallyRefusal(source, e.reason, ctx.dialect);
+        throw e;
+      }
+    }
+    try {
+      return await this.checkAdmitted(cmd, ctx, provider, username, key, source, pass, settings);
+    } catch (e) {
+      if (e instanceof AdmissionRefusal) this.d.audit.tallyRefusal(source, e.reason, ctx.dialect);
+      throw e;
+    } finally {
+      pass?.release();
+    }
+  }
+
+  private async checkAdmitted(
+    cmd: LoginCommand,
+    ctx: RequestContext,
+    provider: IdentityProvider,
+    username: string,
+    key: string,
+    source: string,
+    pass: AdmissionPass | undefined,
+    settings: AccountSettings | undefined,
+  ): Promise<CredentialResult> {
     const policy = settings ?? (await this.d.settings.get());
     const bf = this.d.bruteForce;
-    const source = sourceKey(ctx.clientAddress);
     const startedAt = this.d.clock.now();
 
     const [sourceState, typedState, lastFromSource] = await Promise.all([
@@ -180,10 +216,16 @@ export class SessionService {
       this.d.guard.lastLoginFromSource(key, source),
     ]);
     let accountState = typedState;
+    if (lastFromSource !== null && pass && !pass.known) {
+      // A returning client this node did not know yet (another node's, or older than its memory).
+      pass.promote();
+      this.d.knownClients?.learn(key, source);
+    }
 
     let outcome;
     try {
-      outcome = await provider.authenticate(username, cmd.password);
+      // Providers that hash here wait for a verification in the login's lane; the others (PAM, LDAP) bound their own work.
+      outcome = pass && hashesHere(provider) ? await pass.run(() => provider.authenticate(username, cmd.password)) : await provider.authenticate(username, cmd.password);
     } catch (e) {
       // "Not now" from the hashing admission or the account store is the service's own state, not the identity source's.
       if (e instanceof CoreError && (e.code === 'busy' || e.code === 'unavailable')) throw e;
@@ -224,16 +266,20 @@ export class SessionService {
         await this.refused(audited, provider.name, 'forbidden', ctx);
         return { kind: 'forbidden', principal: outcome.principal };
       }
-      // A successful login resets the account's counters (XClarity) and makes this source trusted for the account.
+      // A successful login resets the account's counters (XClarity) and makes this source trusted for the account —
+      // except through a trusted source, which passes the lock anyway: there the counter holds failures from elsewhere,
+      // and resetting them at every login of the owner would give attackers a fresh run of guesses each time (B7 measured
+      // 22 guesses succeeding so, while the owner logged in every second).
       const now = this.d.clock.now();
       await Promise.all([
-        ...(accountState.count > 0 || accountState.locked || typedState.count > 0 ? keys.map((k) => this.d.guard.clearLoginFailures('account', k)) : []),
+        ...(!trusted && (accountState.count > 0 || accountState.locked || typedState.count > 0) ? keys.map((k) => this.d.guard.clearLoginFailures('account', k)) : []),
         // Trust lasts weeks: refreshing it once an hour is enough, and spares most logins a committed write.
         ...keys.map((k, i) => {
           const last = i === 0 ? lastFromSource : canonicalTrust;
           return last !== null && now - last < TRUSTED_SOURCE_REFRESH_MS ? Promise.resolve() : this.d.guard.rememberLoginSource(k, source, now);
         }),
       ]);
+      this.d.knownClients?.learn(key, source);
       const p = outcome.principal;
       // An expired password is a must-change password, for sessions and for HTTP Basic alike.
       const mustChangePassword = p.mustChangePassword || (await this.passwordExpired(p, policy, now));
@@ -280,6 +326,11 @@ export class SessionService {
 
   /** Audits a refusal under the canonical identity when the source named it (else the failure key), with what was typed. */
   private async refused(who: { user: string; typed: string }, provider: string, reason: FailureReason, ctx: RequestContext, counts: Record<string, number> = {}): Promise<void> {
+    if (reason === 'source_throttled') {
+      // A throttled source's attempts are counted in bulk (per source per minute), not a row and a log line each.
+      this.d.audit.tallyRefusal(sourceKey(ctx.clientAddress), reason, ctx.dialect);
+      return;
+    }
     this.d.logger.info(
       { event: reason === 'forbidden' ? 'login.forbidden' : 'login.failure', reqId: ctx.requestId, user: who.user, provider, reason, client: ctx.clientAddress, dialect: ctx.dialect, ...counts },
       reason === 'forbidden' ? 'authenticated without a permitted role' : 'login refused',
@@ -463,6 +514,11 @@ export class SessionService {
       (e: unknown) => this.d.logger.warn({ event: 'session.expire_failed', session: s.id, err: errText(e) }, 'could not delete expired session'),
     );
   }
+}
+
+/** Whether a provider (or a chain) verifies passwords with this process's hashing threads. */
+function hashesHere(provider: IdentityProvider): boolean {
+  return provider.name.split(',').includes('local');
 }
 
 function errText(e: unknown): string {

@@ -8,6 +8,7 @@ import { isCoreError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Dialect, DialectDeps } from '../dialects/types.js';
 import { securityHeaders, sendProblem, TransportError, type DialectRenderer, type Problem } from './common.js';
+import { holdReads, limitConnectionsPerSource } from './flood.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -63,6 +64,7 @@ const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request 
 export function buildApp(opts: AppOptions): FastifyInstance {
   const { deps, dialects, logger } = opts;
   const http = deps.config.http;
+  const flood = deps.config.flood;
   const fallback = dialects.find((d) => d.name === 'lxca') ?? dialects[dialects.length - 1];
   if (!fallback) throw new Error('at least one dialect must be enabled');
   const headers = securityHeaders(opts.tls !== undefined);
@@ -148,6 +150,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       const server: Server = opts.tls
         ? createHttpsServer({ ...serverOptions, key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' }, serve)
         : createHttpServer(serverOptions, serve);
+      // Behind a trusted proxy every connection is the proxy's: no per-source connection limit there.
+      if (flood.connectionsPerSource > 0 && !deps.config.trustProxy) limitConnectionsPerSource(server, flood.connectionsPerSource);
       return server;
     },
     clientErrorHandler: (error: Error, socket: Socket) => {
@@ -236,7 +240,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       if (error.code === 'identity_unavailable' || error.code === 'internal' || error.code === 'unavailable') {
         logger.error({ event: 'request.error', reqId: req.id, code: error.code, err: error.message, cause: causeText(error.cause) }, 'request failed');
       }
-      // `busy` is not logged per request: during a login storm that would be thousands of lines a second; the admission controller reports it.
+      // `busy` is not logged per request: during a login storm that would be thousands of lines a second; the audit counts refusals in bulk.
+      // The connection is read again only after the Retry-After it is told: an attacker ignoring it cannot turn refusals into a tight loop.
+      if (error.code === 'busy' && !deps.config.trustProxy) holdReads(req.raw.socket, flood.holdAfterRefusalMs);
     } else if (error.validation) {
       problem = { code: 'invalid_input', detail: error.message };
     } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

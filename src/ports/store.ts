@@ -118,6 +118,20 @@ export interface FailureState {
 
 export const LOCKED_UNTIL_CLEARED = Number.MAX_SAFE_INTEGER;
 
+/** A failure counter with what it counts, as listed for operators. */
+export interface FailureEntry extends FailureState {
+  subject: string;
+  /** Time of the first failure of the run. */
+  firstAt: number;
+}
+
+/** A remembered successful login: `username` logged in from `source` last at `at`. */
+export interface LoginSourceEntry {
+  username: string;
+  source: string;
+  at: number;
+}
+
 /**
  * Brute-force bookkeeping. The hard rule: {@link recordLoginFailure} is ONE atomic
  * step ("increment the failure count and tell me whether this locks"), never a read
@@ -143,6 +157,19 @@ export interface LoginGuardStore {
   rememberLoginSource(username: string, source: string, at: number): Promise<void>;
   /** When `username` last logged in successfully from `source`, or null. */
   lastLoginFromSource(username: string, source: string): Promise<number | null>;
+  /**
+   * The counters of `scope` alive at `now`, read as {@link getLoginFailures} reads
+   * them (locked, or unlocked with `now < firstAt + windowMs`), most failures first
+   * (then by subject), at most `limit`. Never writes. For operators (which sources
+   * are throttled, which accounts locked), not for the login path.
+   */
+  listLoginFailures(scope: FailureScope, now: number, windowMs: number, limit: number): Promise<FailureEntry[]>;
+  /**
+   * Remembered logins ({@link rememberLoginSource}) last used at or after `since`,
+   * newest first, at most `limit`: what a node loads at start so that it knows its
+   * returning clients before the first of them logs in again.
+   */
+  listLoginSources(since: number, limit: number): Promise<LoginSourceEntry[]>;
   /**
    * Deletes counters that are not locked at `now` and whose run started before
    * `failuresBefore`, and login sources last used before `sourcesBefore`; returns how many rows.

@@ -690,6 +690,50 @@ export function runStoreContract(name: string, open: () => Promise<StoreUnderTes
       });
     });
 
+    describe('listing for operators', () => {
+      const rule = { limit: 3, windowMs: HOUR, lockMs: 10 * MINUTE };
+
+      it('lists the live counters of one scope, most failures first, as getLoginFailures reads them', async () => {
+        for (let i = 0; i < 3; i++) await guard.recordLoginFailure('source', '192.0.2.7', T0, rule); // locked
+        await guard.recordLoginFailure('source', '192.0.2.8', T0, rule);
+        await guard.recordLoginFailure('source', '192.0.2.8', T0 + 1, rule);
+        await guard.recordLoginFailure('source', '192.0.2.9', T0 - HOUR, rule); // window over
+        await guard.recordLoginFailure('account', 'alice', T0, rule); // other scope
+        const list = await guard.listLoginFailures('source', T0 + 2, HOUR, 10);
+        assert.deepEqual(list, [
+          { subject: '192.0.2.7', count: 3, firstAt: T0, locked: true, lockedUntil: T0 + 10 * MINUTE },
+          { subject: '192.0.2.8', count: 2, firstAt: T0, locked: false, lockedUntil: 0 },
+        ]);
+        assert.deepEqual((await guard.listLoginFailures('source', T0 + 2, HOUR, 1)).map((e) => e.subject), ['192.0.2.7'], 'at most limit');
+        // The lock has ended and the run's window too: nothing is live.
+        assert.deepEqual(await guard.listLoginFailures('source', T0 + HOUR, HOUR, 10), []);
+        assert.deepEqual((await guard.listLoginFailures('account', T0, HOUR, 10)).map((e) => [e.subject, e.count]), [['alice', 1]]);
+        await guard.clearLoginFailures('source', '192.0.2.7');
+        assert.deepEqual((await guard.listLoginFailures('source', T0 + 2, HOUR, 10)).map((e) => e.subject), ['192.0.2.8']);
+      });
+
+      it('lists a lock until cleared as locked at any later time', async () => {
+        await guard.recordLoginFailure('account', 'bob', T0, { limit: 1, windowMs: HOUR, lockMs: 0 });
+        const [e] = await guard.listLoginFailures('account', T0 + 1000 * HOUR, HOUR, 10);
+        assert.deepEqual(e, { subject: 'bob', count: 1, firstAt: T0, locked: true, lockedUntil: LOCKED_UNTIL_CLEARED });
+      });
+
+      it('lists remembered logins used since a time, newest first, at most limit', async () => {
+        await guard.rememberLoginSource('alice', '192.0.2.1', T0);
+        await guard.rememberLoginSource('bob', '2001:db8::/64', T0 + 2);
+        await guard.rememberLoginSource('alice', '192.0.2.2', T0 + 1);
+        await guard.rememberLoginSource('carol', '192.0.2.3', T0 - HOUR);
+        assert.deepEqual(await guard.listLoginSources(T0, 10), [
+          { username: 'bob', source: '2001:db8::/64', at: T0 + 2 },
+          { username: 'alice', source: '192.0.2.2', at: T0 + 1 },
+          { username: 'alice', source: '192.0.2.1', at: T0 },
+        ]);
+        assert.deepEqual((await guard.listLoginSources(T0 - HOUR, 2)).map((e) => e.username), ['bob', 'alice']);
+        await guard.rememberLoginSource('alice', '192.0.2.1', T0 + 5);
+        assert.deepEqual((await guard.listLoginSources(T0 + 3, 10)).map((e) => [e.username, e.source, e.at]), [['alice', '192.0.2.1', T0 + 5]]);
+      });
+    });
+
     describe('password history', () => {
       it('returns the newest entries first, at most limit, and keeps only the newest keep', async () => {
         for (let i = 1; i <= 4; i++) await history.addPasswordHistory('alice', `hash-${i}`, T0 + i, 3);

@@ -39,7 +39,9 @@ describe('brute-force defence', () => {
 
   beforeEach(async () => {
     clock = new ManualClock(START);
-    h = await harness({ clock, overrides: { trustProxy: true } });
+    // These cases count failures that arrive in parallel from one address; the per-source limit on logins in
+    // progress (test/core/login-scheduling.test.ts) would turn most of them away before they count.
+    h = await harness({ clock, overrides: { trustProxy: true, 'flood.perSourceLogins': 100 } });
     await addUser(h, ALICE.username, ALICE.password, ALICE.roles);
     await addUser(h, ROOT.username, ROOT.password, ROOT.roles);
   });
@@ -117,7 +119,17 @@ describe('brute-force defence', () => {
     assert.equal((await h.p.accounts.lockState('alice')).locked, true);
     assert.equal((await hcxLogin(h, 'alice', ALICE.password, '203.0.113.99')).statusCode, 401, 'a new address is refused');
     assert.equal((await lxcaLogin(h, 'alice', ALICE.password, '203.0.113.7')).statusCode, 200, 'the trusted address gets in');
-    assert.equal((await h.p.accounts.lockState('alice')).locked, false, 'and its success resets the counter');
+    // Its success does not lift the lock for everyone else: the attackers' failures still count (regression: B7 saw
+    // guesses succeed because each login of the owner reset the counter the attackers were filling).
+    assert.equal((await h.p.accounts.lockState('alice')).locked, true, 'the lock stays for the other addresses');
+    assert.equal((await hcxLogin(h, 'alice', ALICE.password, '203.0.113.99')).statusCode, 401, 'a new address is still refused');
+  });
+
+  it('resets the counter on a success from an address that is not trusted (XClarity: the counter resets after a successful login)', async () => {
+    for (let i = 0; i < 5; i++) await hcxLogin(h, 'alice', `wrong-${i}`, attacker(i));
+    assert.equal((await h.p.accounts.lockState('alice')).count, 5);
+    assert.equal((await hcxLogin(h, 'alice', ALICE.password, '203.0.113.8')).statusCode, 200);
+    assert.equal((await h.p.accounts.lockState('alice')).count, 0);
   });
 
   it('stops trusting an address 30 days after its last successful login', async () => {

@@ -198,7 +198,8 @@ describe('concurrent session limit (MaxConcurrentSessions)', () => {
 
   beforeEach(async () => {
     clock = new ManualClock(START);
-    h = await harness({ clock, overrides: { 'accountSettings.MaxConcurrentSessions': 2 } });
+    // Eight parallel logins from one new address: allow them all past the per-source limit, so the session limit decides.
+    h = await harness({ clock, overrides: { 'accountSettings.MaxConcurrentSessions': 2, 'flood.perSourceLogins': 8 } });
     await addUser(h, ALICE.username, ALICE.password, ALICE.roles);
   });
   afterEach(() => h.close());

@@ -58,7 +58,9 @@ export class Argon2idHasher implements PasswordHasher {
     if (!(Number.isInteger(threads) && threads >= 0)) throw new RangeError('argon2: threads must be a whole number >= 0');
     this.pool = threads > 0 ? sharedVerifyPool(threads, Math.min(19, Math.max(0, Math.round(opts.nice ?? 10)))) : undefined;
     const admission = opts.admission ?? {};
-    this.admission = admission instanceof AdmissionController ? admission : new AdmissionController({ maxLimit: threads || threadPoolSize(), ...admission });
+    const slots = threads || threadPoolSize();
+    // Known clients may always use every thread: the threads run below the event loop's priority, and a flood must not shrink their share.
+    this.admission = admission instanceof AdmissionController ? admission : new AdmissionController({ maxLimit: slots, knownMinLimit: slots, ...admission });
     this.options = {
       algorithm: Algorithm.Argon2id,
       memoryCost: params.memoryKiB,
@@ -73,16 +75,26 @@ export class Argon2idHasher implements PasswordHasher {
 
   /** Rejects with CoreError('busy') when the admission limit refuses it (nothing was checked). */
   verify(stored: string, password: string): Promise<boolean> {
-    const pool = this.pool;
-    if (pool) return this.admission.run(() => pool.verify(stored, password));
-    return this.admission.run(async () => {
-      try {
-        return await verify(stored, password);
-      } catch {
-        // A corrupt or foreign hash string: it cannot match anything.
-        return false;
-      }
-    });
+    return this.admission.run(() => this.verifyNow(stored, password));
+  }
+
+  /**
+   * The same hasher without the admission in front: for a caller that schedules
+   * its verifications through the same admission itself (the login path, which
+   * admits each login before its store reads and runs it in its lane).
+   */
+  get scheduled(): PasswordHasher {
+    return { hash: (p) => this.hash(p), verify: (h, p) => this.verifyNow(h, p), needsRehash: (h) => this.needsRehash(h) };
+  }
+
+  private async verifyNow(stored: string, password: string): Promise<boolean> {
+    if (this.pool) return this.pool.verify(stored, password);
+    try {
+      return await verify(stored, password);
+    } catch {
+      // A corrupt or foreign hash string: it cannot match anything.
+      return false;
+    }
   }
 
   needsRehash(stored: string): boolean {

@@ -10,7 +10,9 @@ import {
   type AuditRecord,
   type AuditStore,
   type FailureRule,
+  type FailureEntry,
   type FailureScope,
+  type LoginSourceEntry,
   type FailureState,
   type LoginGuardStore,
   type NewAccount,
@@ -378,6 +380,27 @@ export class PostgresStore implements AccountStore, SessionStore, SessionLimitSt
   async lastLoginFromSource(username: string, source: string): Promise<number | null> {
     const r = await this.query('SELECT last_success_at FROM login_sources WHERE username = $1 AND source = $2', [username, source]);
     return (r.rows[0]?.last_success_at as number | undefined) ?? null;
+  }
+
+  async listLoginFailures(scope: FailureScope, now: number, windowMs: number, limit: number): Promise<FailureEntry[]> {
+    const r = await this.query(
+      `SELECT subject, count, first_at, locked_until FROM login_failures
+        WHERE scope = $1 AND (locked_until > $2 OR (locked_until = 0 AND first_at + $3 > $2))
+        ORDER BY count DESC, subject LIMIT $4`,
+      [scope, now, windowMs, limit],
+    );
+    return r.rows.map((x: Record<string, unknown>) => {
+      const lockedUntil = Number(x.locked_until);
+      return { subject: String(x.subject), count: Number(x.count), firstAt: Number(x.first_at), locked: lockedUntil > now, lockedUntil };
+    });
+  }
+
+  async listLoginSources(since: number, limit: number): Promise<LoginSourceEntry[]> {
+    const r = await this.query(
+      'SELECT username, source, last_success_at FROM login_sources WHERE last_success_at >= $1 ORDER BY last_success_at DESC, username, source LIMIT $2',
+      [since, limit],
+    );
+    return r.rows.map((x: Record<string, unknown>) => ({ username: String(x.username), source: String(x.source), at: Number(x.last_success_at) }));
   }
 
   async pruneLoginGuard(now: number, failuresBefore: number, sourcesBefore: number): Promise<number> {

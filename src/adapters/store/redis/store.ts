@@ -3,7 +3,9 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import {
   LOCKED_UNTIL_CLEARED,
   type FailureRule,
+  type FailureEntry,
   type FailureScope,
+  type LoginSourceEntry,
   type FailureState,
   type LoginGuardStore,
   type SessionLimitStore,
@@ -59,7 +61,8 @@ type Scripts = {
     | 'pcPrune'
     | 'pcMigrateSessions'
     | 'pcMergeCounters'
-    | 'pcMoveSource']: (
+    | 'pcMoveSource'
+    | 'pcListFail']: (
     ...args: (string | number)[]
   ) => Promise<unknown>;
 };
@@ -80,6 +83,7 @@ const SCRIPTS: Record<keyof Scripts, string> = {
   pcMigrateSessions: lua.MIGRATE_SESSIONS,
   pcMergeCounters: lua.MERGE_COUNTERS,
   pcMoveSource: lua.MOVE_SOURCE,
+  pcListFail: lua.LIST_FAILURES,
 };
 
 /** Immutable part of a session as stored in the hash's `r` field. */
@@ -304,6 +308,28 @@ export class RedisStore implements SessionStore, SessionLimitStore, LoginGuardSt
   async lastLoginFromSource(username: string, source: string): Promise<number | null> {
     const v = await this.call(() => this.client.hget(`${this.prefix}src:${username}`, source));
     return v === null ? null : Number(v);
+  }
+
+  async listLoginFailures(scope: FailureScope, now: number, windowMs: number, limit: number): Promise<FailureEntry[]> {
+    const flat = (await this.call(() => this.client.pcListFail(this.prefix, scope, now, windowMs, limit, 100_000))) as (string | number)[];
+    const out: FailureEntry[] = [];
+    for (let i = 0; i + 3 < flat.length; i += 4) {
+      const lockedUntil = Number(flat[i + 3]);
+      out.push({ subject: String(flat[i]), count: Number(flat[i + 1]), firstAt: Number(flat[i + 2]), locked: lockedUntil > now, lockedUntil });
+    }
+    return out;
+  }
+
+  async listLoginSources(since: number, limit: number): Promise<LoginSourceEntry[]> {
+    const flat = await this.call(() => this.client.zrevrangebyscore(`${this.prefix}si`, '+inf', String(since), 'WITHSCORES', 'LIMIT', 0, limit));
+    const out: LoginSourceEntry[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const member = flat[i]!;
+      const nl = member.indexOf('\n');
+      out.push({ username: member.slice(0, nl), source: member.slice(nl + 1), at: Number(flat[i + 1]) });
+    }
+    // Newest first; equal times by name, as the SQL stores sort them.
+    return out.sort((a, b) => b.at - a.at || (a.username < b.username ? -1 : a.username > b.username ? 1 : a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
   }
 
   async pruneLoginGuard(now: number, failuresBefore: number, sourcesBefore: number): Promise<number> {

@@ -11,7 +11,9 @@ import {
   type AuditRecord,
   type AuditStore,
   type FailureRule,
+  type FailureEntry,
   type FailureScope,
+  type LoginSourceEntry,
   type FailureState,
   type LoginGuardStore,
   type NewAccount,
@@ -174,6 +176,12 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
       ),
       lastSource: db.prepare('SELECT last_success_at FROM login_sources WHERE username = ? AND source = ?').pluck(),
       pruneSources: db.prepare('DELETE FROM login_sources WHERE last_success_at < ?'),
+      listFailures: db.prepare(
+        `SELECT subject, count, first_at, locked_until FROM login_failures
+          WHERE scope = @scope AND (locked_until > @now OR (locked_until = 0 AND first_at + @window > @now))
+          ORDER BY count DESC, subject LIMIT @limit`,
+      ),
+      listSources: db.prepare('SELECT username, source, last_success_at FROM login_sources WHERE last_success_at >= ? ORDER BY last_success_at DESC, username, source LIMIT ?'),
       addHistory: db.prepare('INSERT INTO password_history (username, password_hash, set_at) VALUES (?, ?, ?)'),
       trimHistory: db.prepare(
         `DELETE FROM password_history WHERE username = @username AND seq NOT IN
@@ -371,13 +379,15 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
 
   async recordLoginFailure(scope: FailureScope, subject: string, now: number, rule: FailureRule): Promise<FailureState & { lockedNow: boolean }> {
     // One IMMEDIATE transaction: read, count and lock are one step for every connection.
-    return this.db
-      .transaction(() => {
-        const n = nextFailure(this.failureRow(scope, subject), now, rule);
-        this.q.putFailure.run({ scope, subject, count: n.count, first_at: n.firstAt, locked_until: n.lockedUntil });
-        return failureResult(n, now);
-      })
-      .immediate();
+    return this.withoutFsync(() =>
+      this.db
+        .transaction(() => {
+          const n = nextFailure(this.failureRow(scope, subject), now, rule);
+          this.q.putFailure.run({ scope, subject, count: n.count, first_at: n.firstAt, locked_until: n.lockedUntil });
+          return failureResult(n, now);
+        })
+        .immediate(),
+    );
   }
 
   async getLoginFailures(scope: FailureScope, subject: string, now: number, windowMs: number): Promise<FailureState> {
@@ -390,15 +400,25 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
   }
 
   async clearLoginFailures(scope: FailureScope, subject: string): Promise<boolean> {
-    return this.q.clearFailure.run(scope, subject).changes > 0;
+    return this.withoutFsync(() => this.q.clearFailure.run(scope, subject).changes > 0);
   }
 
   async rememberLoginSource(username: string, source: string, at: number): Promise<void> {
-    this.q.rememberSource.run(username, source, at);
+    this.withoutFsync(() => this.q.rememberSource.run(username, source, at));
   }
 
   async lastLoginFromSource(username: string, source: string): Promise<number | null> {
     return (this.q.lastSource.get(username, source) as number | undefined) ?? null;
+  }
+
+  async listLoginFailures(scope: FailureScope, now: number, windowMs: number, limit: number): Promise<FailureEntry[]> {
+    const rows = this.q.listFailures.all({ scope, now, window: windowMs, limit }) as { subject: string; count: number; first_at: number; locked_until: number }[];
+    return rows.map((r) => ({ subject: r.subject, count: r.count, firstAt: r.first_at, locked: r.locked_until > now, lockedUntil: r.locked_until }));
+  }
+
+  async listLoginSources(since: number, limit: number): Promise<LoginSourceEntry[]> {
+    const rows = this.q.listSources.all(since, limit) as { username: string; source: string; last_success_at: number }[];
+    return rows.map((r) => ({ username: r.username, source: r.source, at: r.last_success_at }));
   }
 
   async pruneLoginGuard(now: number, failuresBefore: number, sourcesBefore: number): Promise<number> {
@@ -524,6 +544,24 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
     if (key !== undefined) {
       this.hot.delete(key);
       this.hotKeyOfId.delete(id);
+    }
+  }
+
+  /**
+   * Runs a write of the brute-force bookkeeping (failure counters, login sources) with
+   * synchronous=NORMAL: in WAL mode its COMMIT appends to the log without waiting for
+   * the disk. It survives a crash of the process like every commit; a power cut may lose
+   * the last of them (until the next session commit or checkpoint syncs the log), which
+   * can only forget a few failures. Under a flood these are the most frequent writes, and
+   * better-sqlite3 runs them on the event loop: B7's profile had it waiting in fsync
+   * about half the time.
+   */
+  private withoutFsync<T>(write: () => T): T {
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return write();
+    } finally {
+      this.db.pragma('synchronous = FULL');
     }
   }
 
