@@ -2,14 +2,14 @@
 // scenario against its baseline measured in the same run, and prints one table.
 //
 //   npm run bench                 # all scenarios
-//   npm run bench -- B1 B4        # some of them (B1 B2 B3 B4 B6 B7)
+//   npm run bench -- B1 B4        # some of them (B1 B1M B2 B3 B4 B6 B7)
 //   DURATION=5 npm run bench      # seconds per measurement (default 10)
 //   B4_SESSIONS=1000000           # stored sessions for B4's large case (default 1 000 000)
 //
 // Every load is bounded in time; every child process is killed at the end.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DURATION, REPEATS, cli, fmt, freePort, load, pinning, repeated, root, start, stop, withSpread } from './lib.mjs';
@@ -24,14 +24,14 @@ const wanted = (name) => only.length === 0 || only.includes(name);
 const rows = [];
 const quietEnv = { ...process.env, PORTCULLIS_LOG_LEVEL: 'warn' };
 
-async function startPortcullis(dataDir, env = {}) {
+async function startPortcullis(dataDir, env = {}, args = []) {
   // The benchmarks log one user in thousands of times: no per-user session limit.
   execFileSync(process.execPath, [cli, 'settings', 'set', 'MaxConcurrentSessions=0', '--data-dir', dataDir], { env: quietEnv, stdio: 'ignore' });
   const port = await freePort();
   const t0 = performance.now();
   const srv = await start(
     process.execPath,
-    [cli, 'serve', '--plain-http', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir],
+    [cli, ...args, 'serve', '--plain-http', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir],
     { env: { ...quietEnv, ...env } },
     (line) => /serving on (http:\/\/\S+)/.exec(line)?.[1],
     60000,
@@ -326,8 +326,48 @@ async function b4(dataDir) {
   rows.push([`B4 start to first request, ${big} sessions (ms)`, large.startMs, '<= 500', `after kill -9: ${fmt(large.afterKill)} ms (includes spawning node and printing the URL)`]);
 }
 
+/**
+ * B1M: what the metrics cost a session check. The same data directory served with
+ * metrics off and on, alternately (off, on, off, on: drift on a shared machine
+ * falls on both), one scrape in the middle of each "on" load as Prometheus would;
+ * the figure is server CPU µs per check, on / off.
+ */
+async function b1m(dataDir) {
+  addUser(dataDir, 'bench', 'bench-password-1');
+  const configFile = join(dataDir, 'metrics.yaml');
+  const metricsPort = await freePort();
+  writeFileSync(configFile, `metrics: { enabled: true, host: 127.0.0.1, port: ${metricsPort} }\n`);
+  const runs = { off: [], on: [] };
+  for (const mode of ['off', 'on', 'off', 'on']) {
+    const pc = await startPortcullis(dataDir, {}, mode === 'on' ? ['--config', configFile] : []);
+    try {
+      const token = await hcxLogin(pc.url, 'bench', 'bench-password-1');
+      const url = `${pc.url}/api/admin/v1/sessions`;
+      const headers = { 'x-hm-authorization': token };
+      await load({ url, connections: CONNECTIONS, headers, duration: 2 }, pc.child.pid);
+      let scraped = 0;
+      const scrape = mode === 'on' ? setTimeout(async () => (scraped = (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).length), (DURATION * 1000) / 2) : undefined;
+      runs[mode].push(await load({ url, connections: CONNECTIONS, headers }, pc.child.pid));
+      clearTimeout(scrape);
+      if (mode === 'on' && scraped === 0) throw new Error('the metrics were not scraped during the load');
+    } finally {
+      stop(pc.child);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+  const mean = (l, k) => l.reduce((a, r) => a + r[k], 0) / l.length;
+  const off = { cpuUs: mean(runs.off, 'cpuUs'), rps: mean(runs.off, 'rps') };
+  const on = { cpuUs: mean(runs.on, 'cpuUs'), rps: mean(runs.on, 'rps') };
+  rows.push([
+    'B1M check CPU µs, metrics on / off',
+    on.cpuUs / off.cpuUs,
+    '<= 1.03',
+    `${fmt(on.cpuUs, 1)} vs ${fmt(off.cpuUs, 1)} µs/req (runs: off ${runs.off.map((r) => fmt(r.cpuUs, 1)).join(', ')}; on ${runs.on.map((r) => fmt(r.cpuUs, 1)).join(', ')}); ${fmt(on.rps)} vs ${fmt(off.rps)} req/s`,
+  ]);
+}
+
 // B6 (two nodes on PostgreSQL + Redis) needs the test helpers built (npm run bench builds them) and runs as root.
-const scenarios = { B1: b1, B2: b2, B3: b3, B4: b4, B6: (dir) => b6(rows, dir), B7: (dir) => b7(rows, dir) };
+const scenarios = { B1: b1, B1M: b1m, B2: b2, B3: b3, B4: b4, B6: (dir) => b6(rows, dir), B7: (dir) => b7(rows, dir) };
 const t0 = Date.now();
 for (const [name, fn] of Object.entries(scenarios)) {
   if (!wanted(name)) continue;

@@ -45,18 +45,6 @@ export function looksQualified(name: string): boolean {
 }
 
 /**
- * The name a source gave, without the `source:` qualifier of its identity: what a
- * dialect that shows names its own way (vCenter's `alice@vsphere.local`) starts from.
- *
- * @example nameOf('ldap:alice', 'ldap') === 'alice'
- * @example nameOf('alice', 'local') === 'alice'
- */
-export function nameOf(identity: string, source: string): string {
-  const prefix = `${source}:`;
-  return identity.startsWith(prefix) ? identity.slice(prefix.length) : identity;
-}
-
-/**
  * The identity an administrator names (CLI, admin API): `ldap:alice` and
  * `pam:alice` as they are, `local:alice` and a bare `alice` as the local
  * identity `alice`. `sources` are the identity sources that qualify names.

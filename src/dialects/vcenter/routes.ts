@@ -1,11 +1,11 @@
 import { CoreError } from '../../core/errors.js';
-import { nameOf } from '../../core/identity-key.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { SessionRecord } from '../../ports/store.js';
 import { basicCredentials, header, isUserActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
 import { vcenterRenderer } from './envelope.js';
+import { configuredDomains } from '../../config/identity.js';
 import { domainDisplay, mapUsername } from './names.js';
 
 /** The header vCenter clients send the session id in (govmomi's `internal.SessionCookieName`). */
@@ -45,13 +45,13 @@ export function vcenterDialect(deps: DialectDeps): Dialect {
   const cfg = config.vcenter;
   const renderer = vcenterRenderer;
   const fail = (reply: FastifyReply, problem: Problem) => sendProblem(reply, renderer, problem);
-  const display = domainDisplay(cfg.domains);
+  // Shown names: identity.domains (the one list) qualify `provider`'s users, a routed domain its source's.
+  const display = domainDisplay({ ...Object.fromEntries(configuredDomains(config.identity).map((d) => [d, cfg.provider])), ...cfg.domains });
 
   /** `Session.Info`: the same keys and types on both APIs (the older one wraps it in `value`). */
   function info(s: SessionRecord) {
     return {
-      // The source's own name (ldap:alice → alice), then vCenter's domain form (docs/identities.md).
-      user: display(nameOf(s.username, s.authSource), s.authSource),
+      user: display(s.username, s.authSource),
       created_time: new Date(s.createdAt).toISOString(),
       last_accessed_time: new Date(s.lastAccessedAt).toISOString(),
     };
