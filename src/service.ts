@@ -1,7 +1,7 @@
 import { ClientTesting, OffsetClock } from './testing/controller.js';
 import { Argon2idHasher } from './adapters/hasher/argon2.js';
 import { LocalAccountsProvider } from './adapters/identity/local/provider.js';
-import { configuredDomains } from './config/identity.js';
+import { failureDomains } from './config/identity.js';
 import { caseFold } from './core/identity-key.js';
 import { openStores, type StoreSet } from './adapters/store/open.js';
 import type { Config } from './config.js';
@@ -134,7 +134,7 @@ export async function openPortcullis(
     audit,
     bruteForce,
     identities,
-    domains: configuredDomains(config.identity),
+    domains: failureDomains(config),
     admission: hasher.admission,
     knownClients,
     secondFactors,
@@ -156,7 +156,7 @@ export async function openPortcullis(
     clock,
     random,
     logger,
-    domains: configuredDomains(config.identity),
+    domains: failureDomains(config),
     defaults: {
       enterprise: config.accounts.enterprise,
       organizations: config.accounts.organizations,

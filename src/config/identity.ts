@@ -27,3 +27,16 @@ export type IdentityDomains = z.infer<typeof identityDomainsSchema>;
 export function configuredDomains(identity: { domains: readonly string[]; ldap?: { domains?: readonly string[] | undefined } | undefined }): string[] {
   return [...new Set([...identity.domains, ...(identity.ldap?.domains ?? [])])];
 }
+
+/**
+ * The domains the pre-bind failure key removes: {@link configuredDomains}, plus
+ * the SSO domains a dialect maps to sources (`vcenter.domains` keys), so that
+ * `administrator@vsphere.local` typed to vCenter and `administrator` typed to
+ * HCX share one counter even when identity.domains was not filled in.
+ */
+export function failureDomains(config: {
+  identity: { domains: readonly string[]; ldap?: { domains?: readonly string[] | undefined } | undefined };
+  vcenter?: { domains?: Readonly<Record<string, string>> | undefined } | undefined;
+}): string[] {
+  return [...new Set([...configuredDomains(config.identity), ...Object.keys(config.vcenter?.domains ?? {})])];
+}

@@ -6,7 +6,7 @@ import type { AuditContext, AuditService } from './audit.js';
 import type { SettingsService } from './settings.js';
 import { ACCOUNT_FAILURE_WINDOW_MS } from './sessions.js';
 import { CoreError } from './errors.js';
-import { caseFold, foldName, looksQualified, RESERVED_PREFIXES } from './identity-key.js';
+import { caseFold, foldName, identityOf, looksQualified, RESERVED_PREFIXES } from './identity-key.js';
 import { newPasswordProblem, normalizeUsername, usernameProblem } from './input.js';
 import type { Logger } from './logger.js';
 
@@ -37,6 +37,11 @@ export type AccountView = Omit<Account, 'passwordHash'> & { hasPassword: boolean
 export function viewAccount(a: Account): AccountView {
   const { passwordHash, ...rest } = a;
   return { ...rest, hasPassword: passwordHash !== null };
+}
+
+/** The sessions of a local account are kept under its identity (identity-key.ts): its name, or `local:<name>` for an old name like `ldap:bob`. */
+function localIdentity(username: string): string {
+  return identityOf({ username, source: 'local' });
 }
 
 const ROLE_OR_ORG = /^[^\p{Cc}]{1,128}$/u;
@@ -75,7 +80,7 @@ export class AccountService {
     if (pw) throw new CoreError('invalid_input', `password ${pw}`);
     if (looksQualified(username)) throw new CoreError('invalid_input', `username must not start with an identity source's prefix (${RESERVED_PREFIXES.map((p) => p + ':').join(', ')})`);
     // Local names are looked up ignoring case (README "Identities"): a name that only differs in case from another account's would be ambiguous.
-    const clash = (await this.d.accounts.listAccounts()).find((a) => a.username !== username && caseFold(a.username) === caseFold(username));
+    const clash = (await this.d.accounts.listAccountNames()).find((n) => n !== username && caseFold(n) === caseFold(username));
     if (clash) throw new CoreError('invalid_input', `username differs only in case from an existing account's`);
     const now = this.d.clock.now();
     const account = await this.d.accounts.createAccount(
@@ -132,7 +137,7 @@ export class AccountService {
     const a = await this.get(username);
     await this.checkNewPassword(a.username, password);
     await this.storePassword(a.username, password, opts.mustChange);
-    const ended = await this.d.sessions.deleteSessionsOfUser(a.username);
+    const ended = await this.d.sessions.deleteSessionsOfUser(localIdentity(a.username));
     this.d.logger.info({ event: 'account.password_set', user: a.username, sessionsEnded: ended }, 'password changed');
     await this.d.audit.record('password.reset', ctx, a.username, { by, mustChange: opts.mustChange, sessionsEnded: ended });
   }
@@ -171,7 +176,7 @@ export class AccountService {
     await this.checkNewPassword(a.username, next);
     await this.storePassword(a.username, next, false);
     let ended = 0;
-    for (const s of await this.d.sessions.listSessions({ username: a.username })) {
+    for (const s of await this.d.sessions.listSessions({ username: localIdentity(a.username) })) {
       if (s.id === keepSessionId) {
         // Sessions are immutable but for lastAccessedAt: replace the caller's with one that may do everything.
         if (s.mustChangePassword) {
@@ -187,7 +192,7 @@ export class AccountService {
   async setDisabled(username: string, disabled: boolean, ctx: AuditContext = CLI, by = 'cli'): Promise<void> {
     const a = await this.get(username);
     await this.d.accounts.updateAccount(a.username, { disabled }, this.d.clock.now());
-    const ended = disabled ? await this.d.sessions.deleteSessionsOfUser(a.username) : 0;
+    const ended = disabled ? await this.d.sessions.deleteSessionsOfUser(localIdentity(a.username)) : 0;
     this.d.logger.info({ event: disabled ? 'account.disable' : 'account.enable', user: a.username, sessionsEnded: ended }, 'account state changed');
     await this.d.audit.record(disabled ? 'account.disable' : 'account.enable', ctx, a.username, { by, sessionsEnded: ended });
   }
@@ -279,7 +284,7 @@ export class AccountService {
 
   async delete(username: string): Promise<void> {
     const a = await this.get(username);
-    await this.d.sessions.deleteSessionsOfUser(a.username);
+    await this.d.sessions.deleteSessionsOfUser(localIdentity(a.username));
     await this.d.accounts.deleteAccount(a.username);
     await this.d.accounts.deletePasswordHistory(a.username);
     await this.d.guard.clearLoginFailures('account', this.failureKey(a.username));

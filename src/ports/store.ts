@@ -34,6 +34,8 @@ export interface AccountStore {
   getAccount(username: string): Promise<Account | null>;
   /** Every account, sorted by username. */
   listAccounts(): Promise<Account[]>;
+  /** Every account's username, sorted (the local provider's lookup ignoring case reads it at each login: names only, cheap). */
+  listAccountNames(): Promise<string[]>;
   /** Returns the updated account, or null when there is none of that name. */
   updateAccount(username: string, patch: AccountPatch, now: number): Promise<Account | null>;
   deleteAccount(username: string): Promise<boolean>;

@@ -206,6 +206,7 @@ export function runStoreContract(name: string, open: () => Promise<StoreUnderTes
           ['alice', 'bob', 'carol', 'dave'],
         );
         assert.deepEqual(list[0], { ...newAccount('alice'), createdAt: T0, updatedAt: T0 });
+        assert.deepEqual(await accounts.listAccountNames(), ['alice', 'bob', 'carol', 'dave'], 'the names alone, in the same order');
       });
 
       it('updates only the fields named in the patch, sets updatedAt to now and keeps createdAt', async () => {

@@ -223,6 +223,19 @@ for (const layout of LAYOUTS) {
         assert.deepEqual(await alive(h, tokens), [false, false, false], 'one revocation');
       });
 
+      it('refuses a local account whose name differs only in case from another, or reads as another source\'s identity; an old one named ldap:alice stays local:ldap:alice', async () => {
+        await assert.rejects(addUser(h, 'CARL', 'Carl-Pass-9', ADMIN_ROLES), /differs only in case/);
+        await assert.rejects(addUser(h, 'ldap:alice', 'Alice-Local-9', ADMIN_ROLES), /must not start with an identity source's prefix/);
+        // Made before the rule (straight into the store, with carl's password hash):
+        const carl = await h.p.stores.durable.getAccount('carl');
+        await h.p.stores.durable.createAccount({ ...carl!, username: 'ldap:alice' }, Date.now());
+        const old = tokenOf(await lxca(h, 'ldap:alice', 'Carl-Pass-1'));
+        const directory = tokenOf(await hcx(h, 'alice', ALICE_PW));
+        assert.deepEqual((await h.p.sessions.listSessions()).map((x) => x.username).sort(), ['ldap:alice', 'local:ldap:alice']);
+        await h.p.accounts.setPassword('ldap:alice', 'Other-Pass-7', { mustChange: false });
+        assert.deepEqual(await alive(h, [old, directory]), [false, true], "the local account's password reset never touches the directory user");
+      });
+
       it('keeps ldap:alice and the local alice apart in a [local, ldap] chain: listed as two users, revoked apart, never merged', async () => {
         await addUser(h, 'alice', 'Local-Alice-Pass-1', ADMIN_ROLES);
         const local = tokenOf(await lxca(h, 'ALICE', 'Local-Alice-Pass-1'));

@@ -104,8 +104,8 @@ describe('PAM logins through HCX authType "local"', () => {
     const b = json(res);
     assert.deepEqual(b.data.user.roles, ['System Administrator', 'Enterprise Administrator']);
     assert.deepEqual(b.data.user.organization, ['OPS']);
-    assert.equal(b.data.user.username, USERS.admin.name);
-    const [session] = await h.p.sessions.listSessions({ username: USERS.admin.name });
+    assert.equal(b.data.user.username, `pam:${USERS.admin.name}`, 'the canonical identity (docs/identities.md)');
+    const [session] = await h.p.sessions.listSessions({ username: `pam:${USERS.admin.name}` });
     assert.equal(session?.authSource, 'pam');
     assert.equal(session?.authServer, '127.0.0.1');
   });

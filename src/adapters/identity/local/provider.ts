@@ -24,6 +24,19 @@ export class LocalAccountsProvider implements IdentityProvider {
     private readonly nameKey?: (name: string) => string,
   ) {}
 
+  /** Keys of stored names, computed once (names change rarely; bounded so a churn of accounts cannot grow it). */
+  private readonly keys = new Map<string, string>();
+
+  private keyOf(name: string): string {
+    let k = this.keys.get(name);
+    if (k === undefined) {
+      if (this.keys.size >= 100_000) this.keys.clear();
+      k = this.nameKey!(name);
+      this.keys.set(name, k);
+    }
+    return k;
+  }
+
   /**
    * The account a typed name means: the exact name, else the one account with
    * the same key. Both reads happen on every call, so the time does not tell
@@ -32,11 +45,11 @@ export class LocalAccountsProvider implements IdentityProvider {
   async findAccount(username: string): Promise<Account | null> {
     if (!this.nameKey) return this.accounts.getAccount(username);
     const key = this.nameKey;
-    const [exact, all] = await Promise.all([this.accounts.getAccount(username), this.accounts.listAccounts()]);
+    const [exact, names] = await Promise.all([this.accounts.getAccount(username), this.accounts.listAccountNames()]);
     if (exact) return exact;
     const k = key(username);
-    const same = all.filter((a) => key(a.username) === k);
-    return same.length === 1 ? same[0]! : null;
+    const same = names.filter((n) => this.keyOf(n) === k);
+    return same.length === 1 ? this.accounts.getAccount(same[0]!) : null;
   }
 
   private decoyHash(): Promise<string> {

@@ -218,6 +218,11 @@ export class PostgresStore implements AccountStore, SessionStore, SessionLimitSt
     return r.rows[0] ? toAccount(r.rows[0] as Row) : null;
   }
 
+  async listAccountNames(): Promise<string[]> {
+    const r = await this.query('SELECT username FROM accounts ORDER BY username COLLATE "C"');
+    return r.rows.map((row) => (row as { username: string }).username);
+  }
+
   async listAccounts(): Promise<Account[]> {
     // COLLATE "C": byte order, as every store sorts, whatever the database's locale.
     const r = await this.query('SELECT * FROM accounts ORDER BY username COLLATE "C"');

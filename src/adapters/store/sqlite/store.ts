@@ -143,6 +143,7 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
       ),
       getAccount: db.prepare('SELECT * FROM accounts WHERE username = ?'),
       listAccounts: db.prepare('SELECT * FROM accounts ORDER BY username'),
+      listAccountNames: db.prepare('SELECT username FROM accounts ORDER BY username').pluck(),
       deleteAccount: db.prepare('DELETE FROM accounts WHERE username = ?'),
       countAccounts: db.prepare('SELECT count(*) AS n FROM accounts').pluck(),
       insertSession: db.prepare(
@@ -248,6 +249,10 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
   async getAccount(username: string): Promise<Account | null> {
     const row = this.q.getAccount.get(username) as Row | undefined;
     return row ? toAccount(row) : null;
+  }
+
+  async listAccountNames(): Promise<string[]> {
+    return this.q.listAccountNames.all() as string[];
   }
 
   async listAccounts(): Promise<Account[]> {
