@@ -51,6 +51,14 @@ async function hcxLogin(url, username, password) {
   return r.headers.get('x-hm-authorization');
 }
 
+/** A Redfish session login: the X-Auth-Token and the session's URL (its Location). */
+async function redfishLogin(url, username, password) {
+  const r = await fetch(`${url}/redfish/v1/SessionService/Sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ UserName: username, Password: password }) });
+  if (r.status !== 201) throw new Error(`Redfish login failed: ${r.status}`);
+  await r.arrayBuffer();
+  return { token: r.headers.get('x-auth-token'), url: `${url}${r.headers.get('location')}` };
+}
+
 function rssMiB(pid, field = 'VmRSS') {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
@@ -79,8 +87,23 @@ async function b1(dataDir) {
     await load({ url: hcxUrl, connections: CONNECTIONS, headers: { 'x-hm-authorization': token }, duration: 2 }, pc.child.pid);
     const hcx = await load({ url: hcxUrl, connections: CONNECTIONS, headers: { 'x-hm-authorization': token } }, pc.child.pid);
     const lxca = await load({ url: `${pc.url}/sessions`, connections: CONNECTIONS, headers: { cookie: `JSESSIONID=${token}` } }, pc.child.pid);
+    // Redfish: a GET of the own session with X-Auth-Token (what a Redfish client's keep-alive check does).
+    const rf = await redfishLogin(pc.url, 'bench', 'bench-password-1');
+    const rfProbe = await fetch(rf.url, { headers: { 'x-auth-token': rf.token } });
+    const rfBody = (await rfProbe.arrayBuffer()).byteLength;
+    if (rfProbe.status !== 200) throw new Error(`Redfish check failed: ${rfProbe.status}`);
+    await load({ url: rf.url, connections: CONNECTIONS, headers: { 'x-auth-token': rf.token }, duration: 2 }, pc.child.pid);
+    const redfish = await load({ url: rf.url, connections: CONNECTIONS, headers: { 'x-auth-token': rf.token } }, pc.child.pid);
     rows.push(['B1 check (HCX token) / bare', hcx.rps / base.rps, '>= 0.85', `${fmt(hcx.rps)} vs ${fmt(base.rps)} req/s; p50 ${hcx.p50}/${base.p50} ms; p99 ${hcx.p99}/${base.p99} ms; CPU ${fmt(hcx.cpuUs, 1)}/${fmt(base.cpuUs, 1)} µs/req`]);
     rows.push(['B1 check (LXCA cookie) / bare', lxca.rps / base.rps, '>= 0.85', `${fmt(lxca.rps)} req/s; p50 ${lxca.p50} ms; p99 ${lxca.p99} ms; CPU ${fmt(lxca.cpuUs, 1)} µs/req (GET /sessions: a list query, body ${bodySize} B on HCX)`]);
+    rows.push(['B1 check (Redfish X-Auth-Token) / bare', redfish.rps / base.rps, '', `${fmt(redfish.rps)} req/s; p50 ${redfish.p50} ms; p99 ${redfish.p99} ms; CPU ${fmt(redfish.cpuUs, 1)} µs/req (GET of the own Session, body ${rfBody} B, on the fast path)`]);
+    // vCenter's check, GET /api/session, with the same token as vmware-api-session-id (one session store).
+    const vcUrl = `${pc.url}/api/session`;
+    const vcProbe = await fetch(vcUrl, { headers: { 'vmware-api-session-id': token } });
+    const vcBytes = (await vcProbe.arrayBuffer()).byteLength;
+    if (vcProbe.status !== 200) throw new Error(`vCenter check failed: ${vcProbe.status}`);
+    const vc = await load({ url: vcUrl, connections: CONNECTIONS, headers: { 'vmware-api-session-id': token } }, pc.child.pid);
+    rows.push(['B1 check (vCenter session id) / bare', vc.rps / base.rps, '>= 0.85', `${fmt(vc.rps)} req/s; p50 ${vc.p50} ms; p99 ${vc.p99} ms; CPU ${fmt(vc.cpuUs, 1)} µs/req (GET /api/session, body ${vcBytes} B; bare sends ${bodySize} B)`]);
     rows.push(['B1 CPU per request bare / HCX', base.cpuUs / hcx.cpuUs, '', 'server CPU time per request, the measure that ignores the load generator']);
     rows.push([
       'B1 check (HCX) / bare with the security headers',

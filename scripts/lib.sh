@@ -47,10 +47,18 @@ ensure_test_servers() {
   if ! dpkg-query -W -f='${Status}' slapd 2>/dev/null | grep -q 'install ok installed' && [ "$(id -u)" -eq 0 ]; then
     echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
   fi
-  apt_install slapd ldap-utils openssl
+  apt_install slapd ldap-utils openssl curl
   # PostgreSQL and Redis for the shared-store tests: private instances under a temp dir,
   # never the packages' own (Debian may start those on install; the tests do not use them).
   apt_install postgresql redis-server
+  # A real vCenter client for the vCenter dialect's test: VMware's Go SDK (govmomi), built in GOPATH mode.
+  apt_install golang-go golang-github-vmware-govmomi-dev
+}
+
+# Real Redfish clients the suite runs against a live service: DMTF's redfishtool and
+# OpenStack's sushy library (Debian's python3-sushy, for /usr/bin/python3).
+ensure_redfish_clients() {
+  apt_install redfishtool python3-sushy
 }
 
 # Compiles the PAM helper (src/adapters/identity/pam/helper.c) into dist/bin, from source.

@@ -19,6 +19,7 @@ import { SchemaVersionError } from './adapters/store/sqlite/store.js';
 import { PgSchemaVersionError } from './adapters/store/postgres/store.js';
 import { exportData, importData, ExportFormatError } from './transfer.js';
 import { registerSourceCommands } from './cli/source.js';
+import { CliError, testingCommands } from './cli/testing.js';
 
 interface GlobalOpts {
   config?: string;
@@ -103,11 +104,17 @@ export function program(): Command {
     .option('--host <address>', 'address to listen on (default 127.0.0.1)')
     .addOption(new Option('--port <port>', 'port to listen on (default 9443)').argParser((v) => Number(v)))
     .option('--plain-http', 'serve plain HTTP (only behind a TLS-terminating proxy)')
-    .action(async (opts: { host?: string; port?: number; plainHttp?: boolean }, cmd: Command) => {
+    .option('--client-testing', 'turn on client-testing mode: fault rules, session controls, clock offset (loopback only)')
+    .option('--scenario <file>', 'client-testing scenario (YAML steps); implies --client-testing')
+    .option('--record <file>', 'record every request and answer, secrets masked, as JSON lines; implies --client-testing')
+    .action(async (opts: { host?: string; port?: number; plainHttp?: boolean; clientTesting?: boolean; scenario?: string; record?: string }, cmd: Command) => {
       const config = configFrom(cmd, {
         'listen.host': opts.host,
         'listen.port': opts.port,
         'tls.disabled': opts.plainHttp ? true : undefined,
+        'clientTesting.enabled': opts.clientTesting || opts.scenario !== undefined || opts.record !== undefined ? true : undefined,
+        'clientTesting.scenario': opts.scenario,
+        'clientTesting.record': opts.record,
       });
       const logger = createLogger(config.log.level);
       const p = await openPortcullis(config, logger);
@@ -424,6 +431,7 @@ export function program(): Command {
       });
     });
 
+  testingCommands(root, (cmd) => configFrom(cmd));
   return root;
 }
 
@@ -440,6 +448,7 @@ async function main(): Promise<void> {
       e instanceof SchemaVersionError ||
       e instanceof PgSchemaVersionError ||
       e instanceof ExportFormatError ||
+      e instanceof CliError ||
       systemError
     ) {
       process.stderr.write(`portcullis: ${e.message}\n`);

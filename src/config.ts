@@ -3,6 +3,10 @@ import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { floodSchema } from './config/flood.js';
+import { redfishConfigSchema } from './config/redfish.js';
+import { clientTestingSchema, isLoopbackHost } from './config/client-testing.js';
+import { vcenterSchema } from './config/vcenter.js';
+import { identityDomainsSchema } from './config/identity.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
 
@@ -99,8 +103,10 @@ const ldapSchema = z
      * (sAMAccountName={user}), (userPrincipalName={username}).
      */
     userFilter: filterTemplate('userFilter', ['username', 'user']).default('(&(objectClass=inetOrgPerson)(uid={user}))'),
-    /** When set, a name with a domain (user@vsphere.local, VSPHERE\\user) must have one of these. */
+    /** When set, a name with a domain (user@vsphere.local, VSPHERE\\user) must have one of these; added to identity.domains (the one place to list them). */
     domains: z.array(z.string().min(1)).min(1).optional(),
+    /** The entry's attribute whose stored value is the user's canonical name (ldap:<value>); uid (OpenLDAP, vsphere.local), sAMAccountName (AD). Without it, the entry's DN. */
+    userAttribute: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'must be an attribute name').default('uid'),
     groups: z
       .object({
         /** search: find groups by member; memberOf: read the user's memberOf (AD, vsphere.local, OpenLDAP memberof overlay). */
@@ -368,9 +374,12 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    redfish: redfishConfigSchema,
+    vcenter: vcenterSchema(providerRef),
     /** Identity sources besides the built-in accounts; a source is configured when its section is present. */
     identity: z
       .object({
+        domains: identityDomainsSchema,
         pam: pamSchema.optional(),
         ldap: ldapSchema.optional(),
       })
@@ -382,9 +391,17 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    clientTesting: clientTestingSchema,
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.clientTesting.enabled && !c.clientTesting.allowRemote && !isLoopbackHost(c.listen.host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clientTesting', 'enabled'],
+        message: `client-testing mode lets any caller inject faults; it needs a loopback listen address (listen.host is ${c.listen.host}) or clientTesting.allowRemote: true`,
+      });
+    }
     const sessions = c.sessions ?? c.store;
     if (c.store === 'sqlite' && sessions !== 'sqlite') {
       ctx.addIssue({ code: 'custom', path: ['sessions'], message: `sessions: ${sessions} needs store: postgres (nodes that share sessions must share accounts)` });
@@ -417,6 +434,7 @@ export const envKeys: Record<string, string[]> = {
   PORTCULLIS_POSTGRES_URL: ['postgres', 'url'],
   PORTCULLIS_REDIS_URL: ['redis', 'url'],
   PORTCULLIS_HOST: ['listen', 'host'],
+  PORTCULLIS_CLIENT_TESTING: ['clientTesting', 'enabled'],
   PORTCULLIS_PORT: ['listen', 'port'],
   PORTCULLIS_PLAIN_HTTP: ['tls', 'disabled'],
   PORTCULLIS_TLS_CERT: ['tls', 'certFile'],
@@ -425,6 +443,7 @@ export const envKeys: Record<string, string[]> = {
   PORTCULLIS_LOG_LEVEL: ['log', 'level'],
   PORTCULLIS_INACTIVITY_TIMEOUT_MINUTES: ['session', 'inactivityTimeoutMinutes'],
   PORTCULLIS_ABSOLUTE_TIMEOUT_MINUTES: ['session', 'absoluteTimeoutMinutes'],
+  PORTCULLIS_VCENTER_PROVIDER: ['vcenter', 'provider'],
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

@@ -4,24 +4,43 @@ import type { Logger } from './core/logger.js';
 import { hcxDialect } from './dialects/hcx/routes.js';
 import { lxcaDialect } from './dialects/lxca/routes.js';
 import { adminDialect } from './dialects/admin/routes.js';
+import { redfishDialect } from './dialects/redfish/routes.js';
+import { vcenterDialect } from './dialects/vcenter/routes.js';
 import type { Dialect, DialectDeps } from './dialects/types.js';
 import { buildApp } from './http/app.js';
 import type { Portcullis } from './service.js';
 import type { BackendHealth } from './adapters/store/open.js';
 import { tlsMaterial } from './tls.js';
+import { TESTING_PREFIX, newControlToken, registerClientTesting } from './testing/http.js';
+import { writeControlFile } from './testing/control-file.js';
+import { Recorder } from './testing/recorder.js';
+import { loadScenario } from './testing/scenario.js';
 
 export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
   // The admin API first: the last dialect answers for paths no one owns.
   const list: Dialect[] = [adminDialect(deps)];
   if (config.hcx.enabled) list.push(hcxDialect(deps));
+  if (config.redfish.enabled) list.push(redfishDialect(deps));
+  if (config.vcenter.enabled) list.push(vcenterDialect(deps));
   if (config.lxca.enabled) list.push(lxcaDialect(deps));
   return list;
 }
 
 /** Assembles the HTTP app on a Portcullis core: the shared piece of `serve` and the tests. */
-export function createApp(p: Portcullis, logger: Logger, tls?: { key: string; cert: string }): FastifyInstance {
+export function createApp(p: Portcullis, logger: Logger, tls?: { key: string; cert: string }, testing?: { controlToken: string; recorder?: Recorder | undefined }): FastifyInstance {
   const deps: DialectDeps = { sessions: p.sessions, accounts: p.accounts, settings: p.settings, audit: p.audit, config: p.config, clock: p.clock, isAdministrator: p.isAdministrator };
-  const app = buildApp({ deps, dialects: enabledDialects(p.config, deps), logger, tls });
+  const app = buildApp({ deps, dialects: enabledDialects(p.config, deps), logger, tls, fastPath: !p.testing });
+  if (p.testing) {
+    registerClientTesting(app, {
+      testing: p.testing,
+      sessions: p.sessions,
+      config: p.config,
+      recorder: testing?.recorder,
+      isAdministrator: p.isAdministrator,
+      rendererFor: (req) => app.rendererFor(req),
+      controlToken: testing?.controlToken ?? newControlToken(),
+    });
+  }
   registerHealth(app, p, logger);
   return app;
 }
@@ -48,8 +67,20 @@ function registerHealth(app: FastifyInstance, p: Portcullis, logger: Logger): vo
       status: ready ? 'ready' : 'not ready',
       store: p.stores.kind,
       backends: backends.map((b) => ({ backend: b.backend, ok: b.ok })),
+      ...(p.testing && { clientTesting: true }),
     });
   });
+}
+
+/** Client-testing mode at start: the control token, the scenario (validated before listening) and the recorder. */
+function startClientTesting(p: Portcullis, logger: Logger): { controlToken: string; recorder: Recorder | undefined } {
+  const cfg = p.config.clientTesting;
+  if (cfg.scenario) {
+    const scenario = loadScenario(cfg.scenario);
+    p.testing!.load(scenario);
+    logger.info({ event: 'testing.scenario_loaded', file: cfg.scenario, steps: scenario.steps.length }, 'scenario loaded');
+  }
+  return { controlToken: newControlToken(), recorder: cfg.record ? new Recorder(cfg.record) : undefined };
 }
 
 export interface RunningServer {
@@ -70,7 +101,8 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
   } catch (e) {
     logger.warn({ event: 'server.known_clients_failed', err: e instanceof Error ? e.message : String(e) }, 'could not load known clients; they are learned at their next login');
   }
-  const app = createApp(p, logger, tls);
+  const testing = p.testing ? startClientTesting(p, logger) : undefined;
+  const app = createApp(p, logger, tls, testing);
   const sweep = setInterval(() => {
     p.sweep().catch((e: unknown) => logger.warn({ event: 'session.sweep_failed', err: String(e) }, 'sweep failed'));
   }, config.session.sweepIntervalSeconds * 1000);
@@ -95,12 +127,27 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
   const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
   logger.info({ event: 'server.listening', url, dataDir: config.dataDir, tls: Boolean(tls) }, 'portcullis is serving');
+  if (testing) {
+    const file = writeControlFile(config.dataDir, url, testing.controlToken, tls?.cert);
+    out(
+      [
+        '',
+        '*** CLIENT-TESTING MODE: fault rules, session controls and a clock offset are ON. Never run this in production. ***',
+        `    controls: ${url}${TESTING_PREFIX} (an administrator's session, or the control token in ${file})`,
+        ...(config.clientTesting.scenario ? [`    scenario: ${config.clientTesting.scenario}`] : []),
+        ...(config.clientTesting.record ? [`    recording to: ${config.clientTesting.record} (secrets masked)`] : []),
+        '',
+      ].join('\n'),
+    );
+    logger.warn({ event: 'server.client_testing', url, scenario: config.clientTesting.scenario, record: config.clientTesting.record }, 'client-testing mode is on');
+  }
   return {
     app,
     url,
     async stop() {
       clearInterval(sweep);
       await app.close();
+      testing?.recorder?.close();
     },
   };
 }

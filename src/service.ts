@@ -1,5 +1,8 @@
+import { ClientTesting, OffsetClock } from './testing/controller.js';
 import { Argon2idHasher } from './adapters/hasher/argon2.js';
 import { LocalAccountsProvider } from './adapters/identity/local/provider.js';
+import { configuredDomains } from './config/identity.js';
+import { caseFold } from './core/identity-key.js';
 import { openStores, type StoreSet } from './adapters/store/open.js';
 import type { Config } from './config.js';
 import { AccountService } from './core/accounts.js';
@@ -36,6 +39,8 @@ export interface Portcullis {
   identity: IdentitySources;
   clock: Clock;
   isAdministrator(roles: readonly string[]): boolean;
+  /** The controls of client-testing mode; undefined unless `clientTesting.enabled`. */
+  testing: ClientTesting | undefined;
   /** Off the request path: deletes expired sessions (audited), audit events past retention, stale failure counters and login sources. */
   sweep(): Promise<{ sessions: number; audit: number; guard: number }>;
   /** Writes what is kept behind and closes the stores and identity sources. */
@@ -47,7 +52,9 @@ export async function openPortcullis(
   logger: Logger,
   opts: { clock?: Clock; random?: Random; touchFlushMs?: number; migrate?: boolean } = {},
 ): Promise<Portcullis> {
-  const clock = opts.clock ?? systemClock;
+  // Client-testing mode moves "now" by an offset; everything reads time through this one clock.
+  const offsetClock = config.clientTesting.enabled ? new OffsetClock(opts.clock ?? systemClock) : undefined;
+  const clock: Clock = offsetClock ?? opts.clock ?? systemClock;
   const random = opts.random ?? cryptoRandom;
   const stores = await openStores(config, logger, {
     ...(opts.touchFlushMs !== undefined ? { touchFlushMs: opts.touchFlushMs } : {}),
@@ -70,8 +77,9 @@ export async function openPortcullis(
       },
     },
   );
+  // Local names: looked up ignoring case (README "Identities"); an account's stored name is its identity.
   // Logins through local accounts are scheduled by the session service (admitted before their store reads, verified in their lane).
-  const local = new LocalAccountsProvider(durable, hasher.scheduled, () => clock.now());
+  const local = new LocalAccountsProvider(durable, hasher.scheduled, () => clock.now(), caseFold);
   const knownClients = new KnownClients(config.flood.knownClients);
 
   // Every provider a dialect names exists; those not set up answer "not configured".
@@ -105,6 +113,7 @@ export async function openPortcullis(
       trustedSourceMs: config.bruteForce.trustedSourceDays * 86_400_000,
     },
     identities,
+    domains: configuredDomains(config.identity),
     admission: hasher.admission,
     knownClients,
     clock,
@@ -125,6 +134,7 @@ export async function openPortcullis(
     clock,
     random,
     logger,
+    domains: configuredDomains(config.identity),
     defaults: {
       enterprise: config.accounts.enterprise,
       organizations: config.accounts.organizations,
@@ -138,7 +148,11 @@ export async function openPortcullis(
   };
   const sources = new SourceService({ guard: hot, audit, clock, logger, bruteForce, admission: hasher.admission });
   const adminRoles = new Set(config.accounts.adminRoles);
+  const testing = offsetClock
+    ? new ClientTesting({ sessions, accounts, audit, clock: offsetClock, logger, maxRules: config.clientTesting.maxRules })
+    : undefined;
   return {
+    testing,
     config,
     stores,
     sessions,
@@ -168,6 +182,7 @@ export async function openPortcullis(
     },
     close: async () => {
       await audit.flushRefusals();
+      testing?.close();
       identity.close();
       await stores.close();
     },

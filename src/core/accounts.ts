@@ -6,6 +6,7 @@ import type { AuditContext, AuditService } from './audit.js';
 import type { SettingsService } from './settings.js';
 import { ACCOUNT_FAILURE_WINDOW_MS } from './sessions.js';
 import { CoreError } from './errors.js';
+import { caseFold, foldName, looksQualified, RESERVED_PREFIXES } from './identity-key.js';
 import { newPasswordProblem, normalizeUsername, usernameProblem } from './input.js';
 import type { Logger } from './logger.js';
 
@@ -61,6 +62,8 @@ export class AccountService {
       random: Random;
       logger: Logger;
       defaults: AccountDefaults;
+      /** `identity.domains` (identity-key.ts foldName): the failure key of a name; default none. */
+      domains?: readonly string[];
     },
   ) {}
 
@@ -70,6 +73,10 @@ export class AccountService {
     const username = normalizeUsername(input.username);
     const pw = newPasswordProblem(input.password, username, (await this.d.settings.get()).MinimumPasswordLength);
     if (pw) throw new CoreError('invalid_input', `password ${pw}`);
+    if (looksQualified(username)) throw new CoreError('invalid_input', `username must not start with an identity source's prefix (${RESERVED_PREFIXES.map((p) => p + ':').join(', ')})`);
+    // Local names are looked up ignoring case (README "Identities"): a name that only differs in case from another account's would be ambiguous.
+    const clash = (await this.d.accounts.listAccounts()).find((a) => a.username !== username && caseFold(a.username) === caseFold(username));
+    if (clash) throw new CoreError('invalid_input', `username differs only in case from an existing account's`);
     const now = this.d.clock.now();
     const account = await this.d.accounts.createAccount(
       {
@@ -142,6 +149,25 @@ export class AccountService {
       return false;
     }
     if (current === next) throw new CoreError('invalid_input', 'password must differ from the current one');
+    await this.replaceOwnPassword(a.username, next, keepSessionId, ctx);
+    return true;
+  }
+
+  /**
+   * A user sets their own password from a session (or HTTP Basic) that already proved
+   * it, without sending the current one again: Redfish's PATCH of the account's
+   * `Password`. The same rules and effects as {@link changeOwnPassword}: must-change
+   * cleared, the user's other sessions ended, `keepSessionId` kept and unrestricted.
+   */
+  async setOwnPassword(username: string, next: string, keepSessionId: string | undefined, ctx: AuditContext): Promise<void> {
+    const a = await this.get(username);
+    if (a.disabled || a.passwordHash === null) throw new CoreError('forbidden', 'the account cannot change its password');
+    if (await this.d.hasher.verify(a.passwordHash, next)) throw new CoreError('invalid_input', 'password must differ from the current one');
+    await this.replaceOwnPassword(a.username, next, keepSessionId, ctx);
+  }
+
+  private async replaceOwnPassword(username: string, next: string, keepSessionId: string | undefined, ctx: AuditContext): Promise<void> {
+    const a = { username }; // already normalized by get()
     await this.checkNewPassword(a.username, next);
     await this.storePassword(a.username, next, false);
     let ended = 0;
@@ -156,7 +182,6 @@ export class AccountService {
     }
     this.d.logger.info({ event: 'account.password_change', user: a.username, sessionsEnded: ended }, 'password changed by its user');
     await this.d.audit.record('password.change', ctx, a.username, { sessionsEnded: ended });
-    return true;
   }
 
   async setDisabled(username: string, disabled: boolean, ctx: AuditContext = CLI, by = 'cli'): Promise<void> {
@@ -169,7 +194,8 @@ export class AccountService {
 
   /** Lifts a lockout (and the failure count) of an account name. Returns whether it was locked. */
   async unlock(username: string, ctx: AuditContext = CLI, by = 'cli'): Promise<boolean> {
-    const name = normalizeUsername(username);
+    // The lock is kept under the folded name, whichever spelling caused it (identity-key.ts).
+    const name = this.failureKey(username);
     const state = await this.d.guard.getLoginFailures('account', name, this.d.clock.now(), ACCOUNT_FAILURE_WINDOW_MS);
     await this.d.guard.clearLoginFailures('account', name);
     this.d.logger.info({ event: 'account.unlock', user: name, wasLocked: state.locked, by }, 'account unlocked');
@@ -177,11 +203,60 @@ export class AccountService {
     return state.locked;
   }
 
-  /** Whether the account name is locked now, and its failure count. */
-  lockState(username: string) {
-    return this.d.guard.getLoginFailures('account', normalizeUsername(username), this.d.clock.now(), ACCOUNT_FAILURE_WINDOW_MS);
+  /**
+   * Locks an account name now, exactly as the brute-force rule would (for
+   * LockoutTime minutes; 0 = until unlocked), whether or not a local account has
+   * that name: directory and PAM users are locked by name too.
+   */
+  async lock(username: string, ctx: AuditContext = CLI, by = 'cli'): Promise<{ lockedUntil: number }> {
+    // The same key as the brute-force rule and unlock: the folded name (identity-key.ts).
+    const name = this.failureKey(username);
+    const policy = await this.d.settings.get();
+    const state = await this.d.guard.recordLoginFailure('account', name, this.d.clock.now(), {
+      limit: 1,
+      windowMs: ACCOUNT_FAILURE_WINDOW_MS,
+      lockMs: policy.LockoutTime * 60_000,
+    });
+    this.d.logger.info({ event: 'account.lock', user: name, by, lockedUntil: state.lockedUntil }, 'account locked');
+    await this.d.audit.record('account.lock', ctx, name, { by, lockedUntil: state.lockedUntil, lockoutMinutes: policy.LockoutTime });
+    return { lockedUntil: state.lockedUntil };
   }
 
+  /**
+   * Marks (or clears) "must change password" on a local account and on its live
+   * sessions, so the next call through any dialect meets the forced-change gate.
+   * Returns how many sessions were marked.
+   */
+  async setMustChangePassword(username: string, mustChange: boolean, ctx: AuditContext = CLI, by = 'cli'): Promise<number> {
+    const a = await this.get(username);
+    await this.d.accounts.updateAccount(a.username, { mustChangePassword: mustChange }, this.d.clock.now());
+    let marked = 0;
+    for (const s of await this.d.sessions.listSessions({ username: a.username })) {
+      if (s.mustChangePassword === mustChange) continue;
+      // Sessions are immutable but for lastAccessedAt: replace each with its marked copy (same token, same times).
+      if (await this.d.sessions.deleteSession(s.id)) {
+        await this.d.sessions.createSession({ ...s, mustChangePassword: mustChange });
+        marked++;
+      }
+    }
+    this.d.logger.info({ event: 'account.must_change', user: a.username, mustChange, sessions: marked, by }, 'forced password change set');
+    await this.d.audit.record('password.reset', ctx, a.username, { by, mustChange, passwordKept: true, sessionsMarked: marked });
+    return marked;
+  }
+
+  /** Whether the account name is locked now, and its failure count. */
+  lockState(username: string) {
+    return this.d.guard.getLoginFailures('account', this.failureKey(username), this.d.clock.now(), ACCOUNT_FAILURE_WINDOW_MS);
+  }
+
+  private failureKey(username: string): string {
+    return foldName(normalizeUsername(username), this.d.domains ?? []);
+  }
+
+  /**
+   * Changes roles, organizations or the enterprise. Sessions are immutable, so a
+   * change of roles ends the user's sessions (they would otherwise keep the old rights).
+   */
   async update(username: string, patch: { roles?: string[]; organizations?: string[]; enterprise?: string }): Promise<Account> {
     const a = await this.get(username);
     const updated = await this.d.accounts.updateAccount(
@@ -194,6 +269,11 @@ export class AccountService {
       this.d.clock.now(),
     );
     if (!updated) throw new CoreError('not_found', `no account named "${username}"`);
+    const rolesChanged = patch.roles !== undefined && [...new Set(patch.roles)].sort().join('\n') !== [...a.roles].sort().join('\n');
+    if (rolesChanged) {
+      const ended = await this.d.sessions.deleteSessionsOfUser(a.username);
+      this.d.logger.info({ event: 'account.update', user: a.username, sessionsEnded: ended }, 'account changed; its sessions were ended');
+    }
     return updated;
   }
 
@@ -202,7 +282,7 @@ export class AccountService {
     await this.d.sessions.deleteSessionsOfUser(a.username);
     await this.d.accounts.deleteAccount(a.username);
     await this.d.accounts.deletePasswordHistory(a.username);
-    await this.d.guard.clearLoginFailures('account', a.username);
+    await this.d.guard.clearLoginFailures('account', this.failureKey(a.username));
     this.d.logger.info({ event: 'account.delete', user: a.username }, 'account deleted');
   }
 

@@ -17,6 +17,8 @@ export const AUDIT_KINDS = [
   'account.unlock',
   'account.disable',
   'account.enable',
+  'account.create',
+  'account.delete',
   'password.change',
   'password.reset',
   'session.logout',
@@ -25,6 +27,7 @@ export const AUDIT_KINDS = [
   'settings.change',
   'login.refused',
   'source.release',
+  'testing.control',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 

@@ -8,6 +8,7 @@ import type { AccountSettings, SettingsService } from './settings.js';
 import { CoreError } from './errors.js';
 import { passwordProblem, usernameProblem, normalizeUsername } from './input.js';
 import type { Logger } from './logger.js';
+import { foldName, identityOf, parseIdentity } from './identity-key.js';
 import { hashToken, isTokenShaped, newCsrfToken, newSessionId, newToken, sameSecret } from './tokens.js';
 
 export interface SessionPolicy {
@@ -130,8 +131,10 @@ export interface SessionServiceDeps {
    * verification in their lane. Without it, logins are not scheduled.
    */
   admission?: Pick<AdmissionController, 'admit'>;
-  /** Which (account, source) pairs logged in before, in memory: they go to the known lane. */
+  /** Which (failure key, source) pairs logged in before, in memory: they go to the known lane. */
   knownClients?: KnownClients;
+  /** `identity.domains`: `u@domain` and `DOMAIN\u` share the failure key of `u` (see identity-key.ts); default none. */
+  domains?: readonly string[];
 }
 
 /** What a session whose password must change may still do. */
@@ -169,19 +172,21 @@ export class SessionService {
     const pProblem = passwordProblem(cmd.password);
     if (pProblem) throw new CoreError('invalid_input', `password ${pProblem}`);
     const username = normalizeUsername(cmd.username);
+    // Before the source is asked, the person is known only by the folded typed name: every spelling shares its counter and lock.
+    const key = this.failureKey(username);
     const source = sourceKey(ctx.clientAddress);
     // Admitted or refused now, before the settings, guard and account reads a refused login would waste.
     let pass: AdmissionPass | undefined;
     if (this.d.admission) {
       try {
-        pass = this.d.admission.admit({ source, account: username }, this.d.knownClients?.has(username, source) ?? false);
+        pass = this.d.admission.admit({ source, account: key }, this.d.knownClients?.has(key, source) ?? false);
       } catch (e) {
         if (e instanceof AdmissionRefusal) this.d.audit.tallyRefusal(source, e.reason, ctx.dialect);
         throw e;
       }
     }
     try {
-      return await this.checkAdmitted(cmd, ctx, provider, username, source, pass, settings);
+      return await this.checkAdmitted(cmd, ctx, provider, username, key, source, pass, settings);
     } catch (e) {
       if (e instanceof AdmissionRefusal) this.d.audit.tallyRefusal(source, e.reason, ctx.dialect);
       throw e;
@@ -195,6 +200,7 @@ export class SessionService {
     ctx: RequestContext,
     provider: IdentityProvider,
     username: string,
+    key: string,
     source: string,
     pass: AdmissionPass | undefined,
     settings: AccountSettings | undefined,
@@ -203,16 +209,16 @@ export class SessionService {
     const bf = this.d.bruteForce;
     const startedAt = this.d.clock.now();
 
-    const [sourceState, accountState, lastFromSource] = await Promise.all([
+    const [sourceState, typedState, lastFromSource] = await Promise.all([
       this.d.guard.getLoginFailures('source', source, startedAt, bf.sourceWindowMs),
-      this.d.guard.getLoginFailures('account', username, startedAt, ACCOUNT_FAILURE_WINDOW_MS),
-      this.d.guard.lastLoginFromSource(username, source),
+      this.d.guard.getLoginFailures('account', key, startedAt, ACCOUNT_FAILURE_WINDOW_MS),
+      this.d.guard.lastLoginFromSource(key, source),
     ]);
-    const trusted = lastFromSource !== null && startedAt - lastFromSource < bf.trustedSourceMs;
+    let accountState = typedState;
     if (lastFromSource !== null && pass && !pass.known) {
       // A returning client this node did not know yet (another node's, or older than its memory).
       pass.promote();
-      this.d.knownClients?.learn(username, source);
+      this.d.knownClients?.learn(key, source);
     }
 
     let outcome;
@@ -230,25 +236,49 @@ export class SessionService {
       throw new CoreError('identity_unavailable', reason, { cause: e });
     }
 
+    // After the source answered, the canonical identity takes over: when its key differs from the typed one
+    // (a directory filter that also matches mail, say), its counter and lock apply as well.
+    const who = outcome.ok ? { username: outcome.principal.username, source: outcome.principal.source } : outcome.identity;
+    const identity = who ? identityOf(who) : undefined;
+    const keys = [key];
+    let canonicalTrust: number | null = null;
+    if (who) {
+      const ckey = this.failureKey(who.username);
+      if (ckey !== key) {
+        keys.push(ckey);
+        const [cstate, clast] = await Promise.all([
+          this.d.guard.getLoginFailures('account', ckey, startedAt, ACCOUNT_FAILURE_WINDOW_MS),
+          this.d.guard.lastLoginFromSource(ckey, source),
+        ]);
+        canonicalTrust = clast;
+        if (cstate.locked || (!accountState.locked && cstate.count > accountState.count)) accountState = cstate;
+        if (typedState.locked) accountState = typedState;
+      }
+    }
+    const lastTrusted = Math.max(lastFromSource ?? -Infinity, canonicalTrust ?? -Infinity);
+    const trusted = Number.isFinite(lastTrusted) && startedAt - lastTrusted < bf.trustedSourceMs;
+    const audited = { user: identity ?? key, typed: username };
+
     const blocked: FailureReason | null = trusted ? null : sourceState.locked ? 'source_throttled' : accountState.locked ? 'account_locked' : null;
     if (outcome.ok && blocked === null) {
       if (!hasRequiredRole(outcome.principal.roles, cmd.requiredRoles)) {
-        await this.refused(username, provider.name, 'forbidden', ctx);
+        await this.refused(audited, provider.name, 'forbidden', ctx);
         return { kind: 'forbidden', principal: outcome.principal };
       }
-      // A successful login resets the account's counter (XClarity) and makes this source trusted for the account —
+      // A successful login resets the account's counters (XClarity) and makes this source trusted for the account —
       // except through a trusted source, which passes the lock anyway: there the counter holds failures from elsewhere,
       // and resetting them at every login of the owner would give attackers a fresh run of guesses each time (B7 measured
       // 22 guesses succeeding so, while the owner logged in every second).
       const now = this.d.clock.now();
+      this.d.knownClients?.learn(key, source);
       await Promise.all([
-        !trusted && (accountState.count > 0 || accountState.locked) ? this.d.guard.clearLoginFailures('account', username) : Promise.resolve(false),
+        ...(!trusted && (accountState.count > 0 || accountState.locked || typedState.count > 0) ? keys.map((k) => this.d.guard.clearLoginFailures('account', k)) : []),
         // Trust lasts weeks: refreshing it once an hour is enough, and spares most logins a committed write.
-        outcome.principal.username === username && lastFromSource !== null && now - lastFromSource < TRUSTED_SOURCE_REFRESH_MS
-          ? Promise.resolve()
-          : this.d.guard.rememberLoginSource(outcome.principal.username, source, now),
+        ...keys.map((k, i) => {
+          const last = i === 0 ? lastFromSource : canonicalTrust;
+          return last !== null && now - last < TRUSTED_SOURCE_REFRESH_MS ? Promise.resolve() : this.d.guard.rememberLoginSource(k, source, now);
+        }),
       ]);
-      this.d.knownClients?.learn(outcome.principal.username, source);
       const p = outcome.principal;
       // An expired password is a must-change password, for sessions and for HTTP Basic alike.
       const mustChangePassword = p.mustChangePassword || (await this.passwordExpired(p, policy, now));
@@ -256,7 +286,7 @@ export class SessionService {
     }
     if (outcome.ok) {
       // The right password through a throttled source or on a locked account: refused, not counted.
-      await this.refused(username, provider.name, blocked!, ctx);
+      await this.refused(audited, provider.name, blocked!, ctx);
       return { kind: 'invalid_credentials' };
     }
 
@@ -267,21 +297,20 @@ export class SessionService {
     const countsForAccount = trusted || counted.count <= sourceLimit;
     const reason: FailureReason = outcome.reason === 'locked' ? 'locked' : outcome.reason;
     if (countsForAccount && policy.MaximumLoginFailures > 0) {
-      const acc = await this.d.guard.recordLoginFailure('account', username, now, {
-        limit: policy.MaximumLoginFailures,
-        windowMs: ACCOUNT_FAILURE_WINDOW_MS,
-        lockMs: policy.LockoutTime * 60_000,
-      });
-      await this.refused(username, provider.name, blocked ?? reason, ctx, { accountFailures: acc.count, sourceFailures: counted.count });
-      if (acc.lockedNow) {
+      const rule = { limit: policy.MaximumLoginFailures, windowMs: ACCOUNT_FAILURE_WINDOW_MS, lockMs: policy.LockoutTime * 60_000 };
+      const all = await Promise.all(keys.map((k) => this.d.guard.recordLoginFailure('account', k, now, rule)));
+      const acc = all.reduce((a, b) => (b.count > a.count ? b : a));
+      const lockedNow = all.some((r) => r.lockedNow);
+      await this.refused(audited, provider.name, blocked ?? reason, ctx, { accountFailures: acc.count, sourceFailures: counted.count });
+      if (lockedNow) {
         this.d.logger.warn(
-          { event: 'account.lock', reqId: ctx.requestId, user: username, failures: acc.count, until: acc.lockedUntil, client: source, dialect: ctx.dialect },
+          { event: 'account.lock', reqId: ctx.requestId, user: audited.user, failures: acc.count, until: acc.lockedUntil, client: source, dialect: ctx.dialect },
           'account locked after repeated login failures',
         );
-        await this.d.audit.record('account.lock', ctx, username, { failures: acc.count, lockedUntil: acc.lockedUntil, lockoutMinutes: policy.LockoutTime });
+        await this.d.audit.record('account.lock', ctx, audited.user, { failures: acc.count, lockedUntil: acc.lockedUntil, lockoutMinutes: policy.LockoutTime, typed: username });
       }
     } else {
-      await this.refused(username, provider.name, blocked ?? reason, ctx, { sourceFailures: counted.count });
+      await this.refused(audited, provider.name, blocked ?? reason, ctx, { sourceFailures: counted.count });
     }
     if (counted.lockedNow) {
       this.d.logger.warn({ event: 'source.throttle', reqId: ctx.requestId, client: source, failures: counted.count, dialect: ctx.dialect }, 'source address throttled after repeated login failures');
@@ -289,17 +318,23 @@ export class SessionService {
     return { kind: 'invalid_credentials' };
   }
 
-  private async refused(username: string, provider: string, reason: FailureReason, ctx: RequestContext, counts: Record<string, number> = {}): Promise<void> {
+  /** The pre-bind failure key of a typed name (identity-key.ts {@link foldName}). */
+  failureKey(typed: string): string {
+    return foldName(normalizeUsername(typed), this.d.domains ?? []);
+  }
+
+  /** Audits a refusal under the canonical identity when the source named it (else the failure key), with what was typed. */
+  private async refused(who: { user: string; typed: string }, provider: string, reason: FailureReason, ctx: RequestContext, counts: Record<string, number> = {}): Promise<void> {
     if (reason === 'source_throttled') {
       // A throttled source's attempts are counted in bulk (per source per minute), not a row and a log line each.
       this.d.audit.tallyRefusal(sourceKey(ctx.clientAddress), reason, ctx.dialect);
       return;
     }
     this.d.logger.info(
-      { event: reason === 'forbidden' ? 'login.forbidden' : 'login.failure', reqId: ctx.requestId, user: username, provider, reason, client: ctx.clientAddress, dialect: ctx.dialect, ...counts },
+      { event: reason === 'forbidden' ? 'login.forbidden' : 'login.failure', reqId: ctx.requestId, user: who.user, provider, reason, client: ctx.clientAddress, dialect: ctx.dialect, ...counts },
       reason === 'forbidden' ? 'authenticated without a permitted role' : 'login refused',
     );
-    await this.d.audit.record('login.failure', ctx, username, { reason, provider, ...counts });
+    await this.d.audit.record('login.failure', ctx, who.user, { reason, provider, typed: who.typed, ...counts });
   }
 
   /** Whether a local account's password is older than MaximumPasswordExpiration days. */
@@ -323,7 +358,8 @@ export class SessionService {
       id: newSessionId(this.d.random),
       tokenHash: hashToken(token),
       csrf: newCsrfToken(this.d.random),
-      username: p.username,
+      // The canonical identity (identity-key.ts): every per-user rule below and after keys on it.
+      username: identityOf(p),
       roles: [...p.roles],
       organizations: [...p.organizations],
       enterprise: p.enterprise,
@@ -341,17 +377,17 @@ export class SessionService {
     // Refuse, rather than end another session: ending the oldest would let anyone holding the password silently log the owner out.
     if (!(await this.d.sessions.createSessionWithinLimit(session, settings.MaxConcurrentSessions, now))) {
       this.d.logger.info(
-        { event: 'login.too_many_sessions', reqId: ctx.requestId, user: p.username, limit: settings.MaxConcurrentSessions, client: ctx.clientAddress, dialect: ctx.dialect },
+        { event: 'login.too_many_sessions', reqId: ctx.requestId, user: session.username, limit: settings.MaxConcurrentSessions, client: ctx.clientAddress, dialect: ctx.dialect },
         'login refused: concurrent session limit',
       );
-      await this.d.audit.record('login.failure', ctx, p.username, { reason: 'too_many_sessions', limit: settings.MaxConcurrentSessions });
+      await this.d.audit.record('login.failure', ctx, session.username, { reason: 'too_many_sessions', limit: settings.MaxConcurrentSessions, typed: normalizeUsername(cmd.username) });
       return { kind: 'too_many_sessions', limit: settings.MaxConcurrentSessions };
     }
     this.d.logger.info(
-      { event: 'login.success', reqId: ctx.requestId, user: p.username, session: session.id, provider: p.source, client: ctx.clientAddress, dialect: ctx.dialect },
+      { event: 'login.success', reqId: ctx.requestId, user: session.username, session: session.id, provider: p.source, client: ctx.clientAddress, dialect: ctx.dialect },
       'session created',
     );
-    await this.d.audit.record('login.success', ctx, p.username, { session: session.id, provider: p.source, pwChangeRequired: mustChangePassword });
+    await this.d.audit.record('login.success', ctx, session.username, { session: session.id, provider: p.source, pwChangeRequired: mustChangePassword, typed: normalizeUsername(cmd.username) });
     return { kind: 'ok', session, token };
   }
 
@@ -408,7 +444,7 @@ export class SessionService {
   /** Live sessions, all or one user's, oldest first. */
   async listSessions(filter?: { username?: string }): Promise<SessionRecord[]> {
     const now = this.d.clock.now();
-    const f = filter?.username !== undefined ? { username: normalizeUsername(filter.username) } : undefined;
+    const f = filter?.username !== undefined ? { username: this.identityNamed(filter.username) } : undefined;
     return (await this.d.sessions.listSessions(f)).filter((s) => !isExpired(s, now));
   }
 
@@ -430,10 +466,17 @@ export class SessionService {
 
   /** "Log out everywhere". */
   async revokeUserSessions(username: string, ctx: RequestContext, by: string): Promise<number> {
-    const n = await this.d.sessions.deleteSessionsOfUser(normalizeUsername(username));
-    this.d.logger.info({ event: 'session.revoke_user', reqId: ctx.requestId, user: username, count: n, by, dialect: ctx.dialect }, 'sessions of user ended');
-    await this.d.audit.record('session.revoke', ctx, normalizeUsername(username), { count: n, by, all: true });
+    const identity = this.identityNamed(username);
+    const n = await this.d.sessions.deleteSessionsOfUser(identity);
+    this.d.logger.info({ event: 'session.revoke_user', reqId: ctx.requestId, user: identity, count: n, by, dialect: ctx.dialect }, 'sessions of user ended');
+    await this.d.audit.record('session.revoke', ctx, identity, { count: n, by, all: true });
     return n;
+  }
+
+  /** The canonical identity an administrator names: `ldap:alice`, `pam:bob`, `local:carol` or `carol` (identity-key.ts). */
+  identityNamed(name: string): string {
+    const sources = [...this.d.identities.keys()].flatMap((k) => k.split(','));
+    return parseIdentity(normalizeUsername(name), sources).identity;
   }
 
   /** Deletes expired sessions; returns how many. Runs off the request path. */
@@ -444,6 +487,20 @@ export class SessionService {
       await this.d.audit.record('session.expire', undefined, s.username, { session: s.id, dialect: s.dialect });
     }
     return gone.length;
+  }
+
+  /**
+   * Ends a live session now the way expiry ends it (deleted, audited as
+   * `session.expire`), for client-testing mode: every dialect then answers its
+   * token as it answers an expired one. Returns whether it was still there.
+   */
+  async expireNow(s: SessionRecord, detail: { cause: string; kind: string }): Promise<boolean> {
+    const deleted = await this.d.sessions.deleteSession(s.id);
+    if (deleted) {
+      this.d.logger.info({ event: 'session.expire', session: s.id, user: s.username, ...detail }, 'session expired');
+      await this.d.audit.record('session.expire', undefined, s.username, { session: s.id, dialect: s.dialect, ...detail });
+    }
+    return deleted;
   }
 
   private endExpired(s: SessionRecord): void {

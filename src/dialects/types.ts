@@ -29,6 +29,10 @@ export interface DialectDeps {
 export interface FastRoute {
   method: 'GET';
   path: string;
+  /** `path` is a prefix: the route takes `path` + one segment (an id), without `/` or a query after it. */
+  prefix?: boolean;
+  /** Headers the 200 carries besides the security headers and the JSON content type (the Fastify route's own). */
+  headers?: Record<string, string>;
   /** The 200 body (an object, or its JSON text), or undefined to hand the request to Fastify. */
   answer(req: IncomingMessage, requestId: string): Promise<object | string | undefined>;
 }

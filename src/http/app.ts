@@ -14,6 +14,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Requests the fast routes answered, and those they handed to Fastify. */
     fastPath: { answered: number; handedOn: number };
+    /** The dialect whose envelope a request's errors use (its route's, else the path's owner). */
+    rendererFor(req: FastifyRequest): DialectRenderer;
   }
   interface FastifyContextConfig {
     /** Which dialect's envelope this route's errors use. */
@@ -27,6 +29,8 @@ export interface AppOptions {
   logger: Logger;
   /** PEM key and certificate; absent = plain HTTP. */
   tls?: { key: string; cert: string } | undefined;
+  /** Serve the dialects' fast routes before Fastify (default true; off when every request must pass the hooks, as in client-testing mode). */
+  fastPath?: boolean;
 }
 
 interface AjvError {
@@ -78,12 +82,18 @@ export function buildApp(opts: AppOptions): FastifyInstance {
    * anything else (no or bad token, refusal, store error) goes to the Fastify
    * route, which renders it. Same headers, same body as the route.
    */
-  const fast = new Map(dialects.flatMap((d) => d.fastRoutes ?? []).map((r) => [`${r.method} ${r.path}`, r]));
+  const fastRoutes = opts.fastPath === false ? [] : dialects.flatMap((d) => d.fastRoutes ?? []);
+  const fast = new Map(fastRoutes.filter((r) => !r.prefix).map((r) => [`${r.method} ${r.path}`, r]));
+  /** Routes for `path` + one segment (a session id): no further `/`, no query. */
+  const fastPrefixed = fastRoutes.filter((r) => r.prefix);
+  const prefixRoute = (method: string | undefined, url: string | undefined) =>
+    url === undefined ? undefined : fastPrefixed.find((r) => r.method === method && url.length > r.path.length && url.startsWith(r.path) && !/[/?#]/.test(url.slice(r.path.length)));
   const fastStats = { answered: 0, handedOn: 0 };
   const fastHeaders = Object.entries({ ...headers, 'content-type': 'application/json; charset=utf-8' }).flat();
+  const routeHeaders = new Map(fastRoutes.map((r) => [r, [...fastHeaders, ...Object.entries(r.headers ?? {}).flat()]]));
   const fastPath = (handler: (req: IncomingMessage, res: ServerResponse) => void) => (req: IncomingMessage, res: ServerResponse) => {
     (req.socket as PathMemory)[LAST_PATH] = req.url;
-    const route = fast.size > 0 ? fast.get(`${req.method} ${req.url}`) : undefined;
+    const route = fastRoutes.length > 0 ? (fast.get(`${req.method} ${req.url}`) ?? prefixRoute(req.method, req.url)) : undefined;
     if (
       !route ||
       req.headers['content-length'] !== undefined ||
@@ -100,7 +110,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         }
         fastStats.answered++;
         const json = typeof body === 'string' ? body : JSON.stringify(body);
-        res.writeHead(200, [...fastHeaders, 'content-length', String(Buffer.byteLength(json))]);
+        res.writeHead(200, [...routeHeaders.get(route)!, 'content-length', String(Buffer.byteLength(json))]);
         res.end(json);
       },
       () => {
@@ -150,14 +160,15 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
       const code = status === 431 ? 'header_too_large' : status === 408 ? 'timeout' : 'invalid_input';
       const path = requestPath(err.rawPacket) ?? (socket as PathMemory)[LAST_PATH] ?? '/';
-      const { body } = dialectOfPath(path).render({ code, status, detail: 'Malformed HTTP request.' }, undefined);
-      const json = JSON.stringify(body);
+      const rendered = dialectOfPath(path).render({ code, status, detail: 'Malformed HTTP request.' }, undefined);
+      const json = JSON.stringify(rendered.body);
       const head = [
         `HTTP/1.1 ${status} ${STATUS_TEXT[status]}`,
         'content-type: application/json; charset=utf-8',
         `content-length: ${Buffer.byteLength(json)}`,
         'connection: close',
-        ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+        // The dialect's own headers too (Redfish's OData-Version), as on every other error path.
+        ...Object.entries({ ...headers, ...rendered.headers }).map(([k, v]) => `${k}: ${v}`),
       ].join('\r\n');
       socket.end(`${head}\r\n\r\n${json}`);
     },
@@ -250,6 +261,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
 
   app.decorate('fastPath', fastStats);
+  app.decorate('rendererFor', dialectOf);
   for (const d of dialects) d.register(app, deps);
   return app;
 }

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError, PROVIDER_NAMES, type Config } from '../config.js';
+import { configuredDomains } from '../config/identity.js';
 import type { Logger } from '../core/logger.js';
 import type { IdentityProvider } from '../ports/identity.js';
 import type { AccountStore } from '../ports/store.js';
@@ -83,7 +84,9 @@ export function buildIdentitySources(
       userBase: l.userBase,
       userScope: l.userScope,
       userFilter: l.userFilter,
-      domains: l.domains,
+      // identity.domains is the one place domains are listed; identity.ldap.domains adds to it.
+      ...(configuredDomains(config.identity).length > 0 && { domains: configuredDomains(config.identity) }),
+      userAttribute: l.userAttribute,
       groups: { ...l.groups, base: l.groups.base ?? l.userBase },
       disabledWhen: l.disabledWhen,
       mapping: { groupRoles: l.groupRoles, groupOrganizations: l.groupOrganizations, defaultOrganizations: l.organizations ?? config.accounts.organizations },

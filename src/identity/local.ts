@@ -25,6 +25,8 @@ export class LocalCheckingProvider implements CheckingProvider {
   async check(username: string, password: string): Promise<CheckOutcome> {
     const outcome = await this.local.authenticate(username, password);
     if (outcome.ok || outcome.reason !== 'invalid_credentials') return outcome;
+    // A provider that names the account it found knows the user; otherwise ask the store for the exact name.
+    if (outcome.identity) return outcome;
     return (await this.accounts.getAccount(username)) ? outcome : { ok: false, reason: 'unknown_user' };
   }
 }

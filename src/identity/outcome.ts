@@ -21,5 +21,6 @@ export interface CheckingProvider extends IdentityProvider {
 /** The port's view of a check: "unknown user" becomes `invalid_credentials`, like a wrong password. */
 export function toAuthOutcome(o: CheckOutcome): AuthOutcome {
   if (o.ok) return { ok: true, principal: o.principal };
-  return { ok: false, reason: o.reason === 'unknown_user' ? 'invalid_credentials' : o.reason };
+  if (o.reason === 'unknown_user') return { ok: false, reason: 'invalid_credentials' };
+  return { ok: false, reason: o.reason, ...(o.identity && { identity: o.identity }) };
 }

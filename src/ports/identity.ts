@@ -20,7 +20,16 @@ export interface Principal {
  */
 export type AuthOutcome =
   | { ok: true; principal: Principal }
-  | { ok: false; reason: 'invalid_credentials' | 'disabled' | 'locked' };
+  | {
+      ok: false;
+      reason: 'invalid_credentials' | 'disabled' | 'locked';
+      /**
+       * Who the source found behind the typed name, when it found someone (a wrong
+       * password for a known entry): the core counts the failure against that
+       * person too. Never shown to the caller.
+       */
+      identity?: { username: string; source: string } | undefined;
+    };
 
 export interface IdentityProvider {
   readonly name: string;

@@ -115,7 +115,7 @@ describe('SqliteStore on disk', () => {
     const path = join(dir.path, 'v1', 'store.db');
     mkdirSync(join(dir.path, 'v1'), { recursive: true });
     const raw = new Database(path);
-    raw.exec(migrations[0]!);
+    raw.exec(migrations[0] as string);
     raw.pragma('user_version = 1');
     raw.prepare(
       `INSERT INTO accounts (username, roles, organizations, enterprise, disabled, must_change_password, password_hash, created_at, updated_at)

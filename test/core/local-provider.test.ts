@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { Argon2idHasher, OWASP_ARGON2ID, type Argon2Params } from '../../src/adapters/hasher/argon2.js';
 import { LocalAccountsProvider } from '../../src/adapters/identity/local/provider.js';
 import { SqliteStore } from '../../src/adapters/store/sqlite/store.js';
+import { caseFold } from '../../src/core/identity-key.js';
 import type { PasswordHasher } from '../../src/ports/hasher.js';
 import type { NewAccount } from '../../src/ports/store.js';
 import { FAST_ARGON2, tempDir } from '../helpers.js';
@@ -72,26 +73,46 @@ describe('LocalAccountsProvider', () => {
     await store.createAccount(account('nopass', null), T0);
     const provider = new LocalAccountsProvider(store, hasher, () => T0);
     const refused = { ok: false, reason: 'invalid_credentials' };
-    assert.deepEqual(await provider.authenticate('alice', 'wrong'), refused);
-    assert.deepEqual(await provider.authenticate('Alice', 'Alice-Pass-1'), refused, 'usernames are case-sensitive');
+    // The caller sees the same outcome; only the core learns which account was meant (to count the failure against it).
+    assert.deepEqual(await provider.authenticate('alice', 'wrong'), { ...refused, identity: { username: 'alice', source: 'local' } });
+    assert.deepEqual(await provider.authenticate('Alice', 'Alice-Pass-1'), refused, 'without a name key, usernames are case-sensitive');
     assert.deepEqual(await provider.authenticate('nobody', 'Alice-Pass-1'), refused);
-    assert.deepEqual(await provider.authenticate('nopass', ''), refused);
-    assert.deepEqual(await provider.authenticate('nopass', 'anything'), refused);
+    assert.deepEqual(await provider.authenticate('nopass', ''), { ...refused, identity: { username: 'nopass', source: 'local' } });
+    assert.deepEqual(await provider.authenticate('nopass', 'anything'), { ...refused, identity: { username: 'nopass', source: 'local' } });
   });
 
   it('says disabled only to someone who knows the password; a wrong password on a disabled account is invalid_credentials', async () => {
     const hasher = new Argon2idHasher(FAST_ARGON2);
     await store.createAccount(account('alice', await hasher.hash('Alice-Pass-1'), { disabled: true }), T0);
     const provider = new LocalAccountsProvider(store, hasher, () => T0);
-    assert.deepEqual(await provider.authenticate('alice', 'Alice-Pass-1'), { ok: false, reason: 'disabled' });
-    assert.deepEqual(await provider.authenticate('alice', 'wrong'), { ok: false, reason: 'invalid_credentials' });
+    const identity = { username: 'alice', source: 'local' };
+    assert.deepEqual(await provider.authenticate('alice', 'Alice-Pass-1'), { ok: false, reason: 'disabled', identity });
+    assert.deepEqual(await provider.authenticate('alice', 'wrong'), { ok: false, reason: 'invalid_credentials', identity });
+  });
+
+  it('with a name key, finds an account under any case of its name and answers with the stored name; two accounts of one key are ambiguous', async () => {
+    const hasher = new Argon2idHasher(FAST_ARGON2);
+    await store.createAccount(account('alice', await hasher.hash('Alice-Pass-1')), T0);
+    const provider = new LocalAccountsProvider(store, hasher, () => T0, caseFold);
+    for (const typed of ['alice', 'ALICE', 'Alice', 'aLiCe']) {
+      const r = await provider.authenticate(typed, 'Alice-Pass-1');
+      assert.ok(r.ok, typed);
+      assert.equal(r.principal.username, 'alice', 'the stored name, not the typed one');
+    }
+    assert.deepEqual(await provider.authenticate('ALICE', 'wrong'), { ok: false, reason: 'invalid_credentials', identity: { username: 'alice', source: 'local' } });
+    assert.deepEqual(await provider.authenticate('alice@example.org', 'Alice-Pass-1'), { ok: false, reason: 'invalid_credentials' }, 'a local account has no domain');
+    // Made before local names were unique by key (the store itself does not refuse it):
+    await store.createAccount(account('Alice', await hasher.hash('Other-Pass-1')), T0);
+    assert.equal((await provider.authenticate('ALICE', 'Alice-Pass-1')).ok, false, 'ambiguous: neither account');
+    assert.equal((await provider.authenticate('alice', 'Alice-Pass-1')).ok, true, 'the exact name still finds its account');
+    assert.equal((await provider.authenticate('Alice', 'Other-Pass-1')).ok, true);
   });
 
   it('treats a corrupt stored hash as a mismatch, not an error', async () => {
     const hasher = new Argon2idHasher(FAST_ARGON2);
     await store.createAccount(account('alice', 'not-a-phc-string'), T0);
     const provider = new LocalAccountsProvider(store, hasher, () => T0);
-    assert.deepEqual(await provider.authenticate('alice', 'not-a-phc-string'), { ok: false, reason: 'invalid_credentials' });
+    assert.deepEqual(await provider.authenticate('alice', 'not-a-phc-string'), { ok: false, reason: 'invalid_credentials', identity: { username: 'alice', source: 'local' } });
   });
 
   it('verifies exactly one hash on every path, with the current parameters when there is no stored hash', async () => {
@@ -164,7 +185,7 @@ describe('LocalAccountsProvider', () => {
         const t = performance.now();
         const r = await provider.authenticate(user, 'Not-The-Password-1');
         list.push(performance.now() - t);
-        assert.deepEqual(r, { ok: false, reason: 'invalid_credentials' });
+        assert.equal(!r.ok && r.reason, 'invalid_credentials');
       };
       // Interleaved, so drift in machine load affects both series alike.
       for (let i = 0; i < 10; i++) {

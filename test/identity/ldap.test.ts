@@ -107,10 +107,10 @@ describe('LDAP logins through HCX authType "vsphere"', () => {
     assert.deepEqual(b.data.user.roles, ['System Administrator']);
     assert.deepEqual(b.data.user.organization, ['DEFAULT']);
     assert.equal(b.data.user.currentOrganization, 'DEFAULT');
-    assert.equal(b.data.user.username, 'alice');
+    assert.equal(b.data.user.username, 'ldap:alice', 'the canonical identity (README "Identities")');
     assert.deepEqual(b.data.organizations, [{ name: 'DEFAULT', id: 'default-org-id' }]);
     assert.match(String(res.headers['x-hm-authorization']), /^[A-Za-z0-9_-]{43}$/);
-    const [session] = await h.p.sessions.listSessions({ username: 'alice' });
+    const [session] = await h.p.sessions.listSessions({ username: 'ldap:alice' });
     assert.equal(session?.authSource, 'ldap');
     assert.equal(session?.authServer, '127.0.0.1');
   });

@@ -29,6 +29,12 @@ export interface LdapProviderOptions {
   userFilter: string;
   /** When set, a name with a domain (`user@domain`, `DOMAIN\user`) must have one of these (case-insensitive). */
   domains?: string[] | undefined;
+  /**
+   * The attribute whose stored value names the user (the canonical identity
+   * `ldap:<value>`, whatever spelling was typed); default `uid`. An entry without
+   * it is named by its DN.
+   */
+  userAttribute?: string | undefined;
   groups: {
     mode: 'search' | 'memberOf';
     base: string;
@@ -92,9 +98,9 @@ export class LdapProvider implements CheckingProvider {
     const deadline = Date.now() + this.o.timeoutMs;
 
     const filter = fillFilter(this.o.userFilter, { username, user, domain });
-    const wanted = [...this.o.disabledWhen.map((r) => r.attribute), ...(this.o.groups.mode === 'memberOf' ? [MEMBER_OF] : [])];
+    const wanted = [this.userAttribute, ...this.o.disabledWhen.map((r) => r.attribute), ...(this.o.groups.mode === 'memberOf' ? [MEMBER_OF] : [])];
     const found = await this.search.use(deadline, async (c) => {
-      const r = await c.client.search(this.o.userBase, { scope: this.o.userScope, filter, sizeLimit: 2, attributes: wanted.length ? wanted : ['1.1'] });
+      const r = await c.client.search(this.o.userBase, { scope: this.o.userScope, filter, sizeLimit: 2, attributes: wanted });
       return r.searchEntries;
     });
     if (found.length === 0) return { ok: false, reason: 'unknown_user', detail: `no entry matches ${filter} under ${this.o.userBase}` };
@@ -103,9 +109,11 @@ export class LdapProvider implements CheckingProvider {
       return { ok: false, reason: 'invalid_credentials', detail: `more than one entry matches ${filter}: the filter must match one user` };
     }
     const entry = found[0]!;
+    // The name as the directory stores it, not as typed: `ALICE` and `alice@domain` are the entry's `alice`.
+    const identity = { username: values(entry, this.userAttribute)[0] ?? entry.dn, source: this.name };
     const disabledBy = this.o.disabledWhen.find((r) => isDisabled(entry, r));
     if (disabledBy) {
-      return { ok: false, reason: 'disabled', detail: `${entry.dn} is disabled (${describeRule(disabledBy)})` };
+      return { ok: false, reason: 'disabled', identity, detail: `${entry.dn} is disabled (${describeRule(disabledBy)})` };
     }
 
     const bound = await this.binds.use(deadline, async (c) => {
@@ -117,14 +125,14 @@ export class LdapProvider implements CheckingProvider {
         throw e;
       }
     });
-    if (bound === undefined) return { ok: false, reason: 'invalid_credentials', detail: `${entry.dn}: wrong password (the directory refused the bind)` };
+    if (bound === undefined) return { ok: false, reason: 'invalid_credentials', identity, detail: `${entry.dn}: wrong password (the directory refused the bind)` };
 
     const groups = await this.search.use(deadline, (c) => this.groupsOf(c, entry, { username, user, domain }));
     const mapped = mapGroups(groups.map((dn) => [firstRdnValue(dn), dn]), this.o.mapping);
     return {
       ok: true,
       principal: {
-        username,
+        username: identity.username,
         roles: mapped.roles,
         organizations: mapped.organizations,
         enterprise: this.o.enterprise,
@@ -133,7 +141,7 @@ export class LdapProvider implements CheckingProvider {
         authServer: urlHost(bound),
       },
       groups,
-      detail: `authenticated as ${entry.dn} by ${bound}`,
+      detail: `authenticated as ${entry.dn} (identity ldap:${identity.username}) by ${bound}`,
     };
   }
 
@@ -185,6 +193,10 @@ export class LdapProvider implements CheckingProvider {
    * then accepted only when listed in `domains`. Filters that put {username} or
    * {domain} in front of the directory let the directory judge it.
    */
+  private get userAttribute(): string {
+    return this.o.userAttribute ?? 'uid';
+  }
+
   private domainAllowed(domain: string): boolean {
     if (this.o.domains) return this.o.domains.some((d) => d.toLowerCase() === domain.toLowerCase());
     const used = placeholders(this.o.userFilter);

@@ -154,7 +154,8 @@ static void answer_groups(const char *user) {
   int ngroups = MAX_GROUPS;
   if (getgrouplist(user, pw.pw_gid, groups, &ngroups) < 0) ngroups = MAX_GROUPS; /* truncated: keep the first ones */
   printf("OK\t%ld", (long)pw.pw_uid);
-  put_field(user);
+  /* The account's own name, not the typed one (case-insensitive NSS such as sssd finds "alice" for "ALICE"): the canonical identity. */
+  put_field(pw.pw_name);
   for (int i = 0; i < ngroups; i++) {
     struct group gr, *grp = NULL;
     char grbuf[65536];

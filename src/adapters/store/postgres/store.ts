@@ -148,7 +148,11 @@ export class PostgresStore implements AccountStore, SessionStore, SessionLimitSt
       if (current < pgMigrations.length && !apply) {
         throw new PgSchemaVersionError(`database schema version ${current} is older than this Portcullis needs (${pgMigrations.length}); run "portcullis migrate"`);
       }
-      for (let v = current; v < pgMigrations.length; v++) await c.query(pgMigrations[v]!);
+      for (let v = current; v < pgMigrations.length; v++) {
+        const m = pgMigrations[v]!;
+        if (typeof m === 'string') await c.query(m);
+        else await m(c);
+      }
       if (r.rowCount === 0) await c.query('INSERT INTO portcullis_schema (version) VALUES ($1)', [pgMigrations.length]);
       else if (current < pgMigrations.length) await c.query('UPDATE portcullis_schema SET version = $1', [pgMigrations.length]);
       return [current, pgMigrations.length];

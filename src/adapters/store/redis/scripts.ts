@@ -254,3 +254,59 @@ for i = 1, math.min(#rows, limit) do
 end
 return out
 `;
+
+/**
+ * Schema 1 (canonical identities), sessions: ARGV prefix, then ids. Ends every
+ * session not made by a local account, and local ones whose name reads as
+ * qualified (`ldap:x`): those names were typed, not canonical. Returns how many.
+ */
+export const MIGRATE_SESSIONS = `${COMMON}
+local ended = 0
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local tok = redis.call('GET', P .. 'i:' .. id)
+  local r = tok and redis.call('HGET', P .. 't:' .. tok, 'r')
+  local keep = false
+  if r then
+    local s = cjson.decode(r)
+    local u = tostring(s.username or '')
+    keep = s.authSource == 'local' and not (string.match(u, '^local:.') or string.match(u, '^pam:.') or string.match(u, '^ldap:.'))
+  end
+  if not keep then
+    dropSession(id)
+    ended = ended + 1
+  end
+end
+return ended
+`;
+
+/**
+ * Schema 1, failure counters: ARGV prefix, new member ("account:<key>"), count,
+ * first, lock, pttl (-1 = persistent), then the old members to delete. One group
+ * of counters that fold to one key becomes one, atomically.
+ */
+export const MERGE_COUNTERS = `${COMMON}
+for i = 7, #ARGV do
+  redis.call('DEL', P .. 'f:' .. ARGV[i])
+  redis.call('ZREM', P .. 'fi', ARGV[i])
+end
+local key = P .. 'f:' .. ARGV[2]
+redis.call('HSET', key, 'count', ARGV[3], 'first', ARGV[4], 'lock', ARGV[5])
+redis.call('ZADD', P .. 'fi', ARGV[4], ARGV[2])
+if tonumber(ARGV[6]) > 0 then redis.call('PEXPIRE', key, ARGV[6]) else redis.call('PERSIST', key) end
+return 1
+`;
+
+/** Schema 1, trusted sources: ARGV prefix, new username, source, at, then old usernames (of that source) to forget. */
+export const MOVE_SOURCE = `${COMMON}
+for i = 5, #ARGV do
+  redis.call('HDEL', P .. 'src:' .. ARGV[i], ARGV[3])
+  redis.call('ZREM', P .. 'si', ARGV[i] .. '\\n' .. ARGV[3])
+end
+local key = P .. 'src:' .. ARGV[2]
+local cur = redis.call('HGET', key, ARGV[3])
+if cur and tonumber(cur) >= tonumber(ARGV[4]) then return 0 end
+redis.call('HSET', key, ARGV[3], ARGV[4])
+redis.call('ZADD', P .. 'si', ARGV[4], ARGV[2] .. '\\n' .. ARGV[3])
+return 1
+`;

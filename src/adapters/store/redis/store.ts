@@ -16,6 +16,7 @@ import { HotSessionCache } from '../hot-cache.js';
 import { PendingTouches } from '../pending-touches.js';
 import { readFailure, sessionDeadline } from '../rules.js';
 import { guarded } from '../unavailable.js';
+import { migrateRedis, type MigrationClient } from './migrate.js';
 import * as lua from './scripts.js';
 
 export interface RedisStoreOptions {
@@ -46,7 +47,22 @@ export interface RedisStoreOptions {
 }
 
 type Scripts = {
-  [K in 'pcCreate' | 'pcTouch' | 'pcGet' | 'pcGetMany' | 'pcDelete' | 'pcDeleteUser' | 'pcExpired' | 'pcFail' | 'pcClearFail' | 'pcRemember' | 'pcPrune' | 'pcListFail']: (
+  [K in
+    | 'pcCreate'
+    | 'pcTouch'
+    | 'pcGet'
+    | 'pcGetMany'
+    | 'pcDelete'
+    | 'pcDeleteUser'
+    | 'pcExpired'
+    | 'pcFail'
+    | 'pcClearFail'
+    | 'pcRemember'
+    | 'pcPrune'
+    | 'pcMigrateSessions'
+    | 'pcMergeCounters'
+    | 'pcMoveSource'
+    | 'pcListFail']: (
     ...args: (string | number)[]
   ) => Promise<unknown>;
 };
@@ -65,6 +81,9 @@ const SCRIPTS: Record<keyof Scripts, string> = {
   pcRemember: lua.REMEMBER_SOURCE,
   pcPrune: lua.PRUNE_GUARD,
   pcListFail: lua.LIST_FAILURES,
+  pcMigrateSessions: lua.MIGRATE_SESSIONS,
+  pcMergeCounters: lua.MERGE_COUNTERS,
+  pcMoveSource: lua.MOVE_SOURCE,
 };
 
 /** Immutable part of a session as stored in the hash's `r` field. */
@@ -95,6 +114,8 @@ export class RedisStore implements SessionStore, SessionLimitStore, LoginGuardSt
   private closed = false;
   /** The connection's latest error, to say why a start failed (a certificate, a refused connection). */
   private lastError: string | undefined;
+  /** Layout version before and after open() (README "Identities"; equal when nothing was migrated). */
+  schemaChange: [number, number] = [0, 0];
 
   private constructor(opts: RedisStoreOptions) {
     this.prefix = opts.prefix ?? '{portcullis}:';
@@ -116,6 +137,7 @@ export class RedisStore implements SessionStore, SessionLimitStore, LoginGuardSt
     const store = new RedisStore(opts);
     try {
       await guarded('Redis', () => waitReady(store.client, (opts.connectTimeoutMs ?? 2000) + 1000, () => store.lastError));
+      store.schemaChange = await guarded('Redis', () => migrateRedis(store.client as unknown as MigrationClient, store.prefix));
       return store;
     } catch (e) {
       await store.close();

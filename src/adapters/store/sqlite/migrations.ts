@@ -1,8 +1,13 @@
+import type Database from 'better-sqlite3';
+import { KEPT_SESSION_SOURCES, planCounters, planSources, type CounterRow, type SourceRow } from '../identity-migration.js';
+
 /**
  * Versioned schema. Entry i brings the schema from version i to version i+1
- * (PRAGMA user_version). Never edit a released entry: append a new one.
+ * (PRAGMA user_version). Never edit a released entry: append a new one. An
+ * entry is SQL, or a function for steps SQL alone cannot do (Unicode folding);
+ * every entry runs inside the one migration transaction.
  */
-export const migrations: readonly string[] = [
+export const migrations: readonly (string | ((db: Database.Database) => void))[] = [
   // 1: accounts and sessions
   `
   CREATE TABLE accounts (
@@ -87,4 +92,30 @@ export const migrations: readonly string[] = [
   `
   CREATE INDEX sessions_by_idle_deadline ON sessions (last_accessed_at + idle_timeout_ms) WHERE idle_timeout_ms > 0;
   `,
+  // 4: canonical identities (README "Identities", src/adapters/store/identity-migration.ts)
+  identitiesMigration,
 ];
+
+function identitiesMigration(db: Database.Database): void {
+  const kept = KEPT_SESSION_SOURCES.map((s) => `'${s}'`).join(', ');
+  db.exec(`
+    DELETE FROM sessions WHERE auth_source NOT IN (${kept});
+    UPDATE sessions SET username = 'local:' || username
+      WHERE auth_source = 'local' AND (username GLOB 'local:?*' OR username GLOB 'pam:?*' OR username GLOB 'ldap:?*');
+  `);
+  const counters = db
+    .prepare(`SELECT subject, count, first_at AS firstAt, locked_until AS lockedUntil FROM login_failures WHERE scope = 'account'`)
+    .all() as CounterRow[];
+  const c = planCounters(counters);
+  const delCounter = db.prepare(`DELETE FROM login_failures WHERE scope = 'account' AND subject = ?`);
+  const putCounter = db.prepare(`INSERT INTO login_failures (scope, subject, count, first_at, locked_until) VALUES ('account', ?, ?, ?, ?)`);
+  for (const subject of c.remove) delCounter.run(subject);
+  for (const r of c.put) putCounter.run(r.subject, r.count, r.firstAt, r.lockedUntil);
+
+  const sources = db.prepare('SELECT username, source, last_success_at AS at FROM login_sources').all() as SourceRow[];
+  const p = planSources(sources);
+  const delSource = db.prepare('DELETE FROM login_sources WHERE username = ? AND source = ?');
+  const putSource = db.prepare('INSERT INTO login_sources (username, source, last_success_at) VALUES (?, ?, ?)');
+  for (const r of p.remove) delSource.run(r.username, r.source);
+  for (const r of p.put) putSource.run(r.username, r.source, r.at);
+}

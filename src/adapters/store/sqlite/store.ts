@@ -729,7 +729,11 @@ function migrate(db: Database.Database): void {
     if (current > migrations.length) {
       throw new SchemaVersionError(`database schema version ${current} is newer than this Portcullis understands (${migrations.length}); refusing to start`);
     }
-    for (let v = current; v < migrations.length; v++) db.exec(migrations[v]!);
+    for (let v = current; v < migrations.length; v++) {
+      const m = migrations[v]!;
+      if (typeof m === 'string') db.exec(m);
+      else m(db);
+    }
     if (current < migrations.length) db.pragma(`user_version = ${migrations.length}`);
   }).immediate();
 }
