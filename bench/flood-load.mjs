@@ -40,19 +40,33 @@ function attackerAddress(i) {
 async function attack(sources, perSource) {
   const out = { answered: 0, byStatus: {}, guessesSucceeded: 0, connectErrors: 0, closed: 0 };
   const conns = [];
-  // Each account's guess list is walked in order, and a guess refused with 503 (not checked) is sent again, as a
-  // real stuffing tool does: the real password is reached only after REAL_AT checked guesses on that account.
+  // Each real account's guess list is walked in order, at most PER_ACCOUNT guesses in flight (more would only be
+  // refused), a guess refused with 503 (not checked) sent again first: the real password is reached only after
+  // REAL_AT - 1 checked guesses on that account. Connections with no real account free guess names from a
+  // breach list that do not exist here (checked all the same, against a decoy hash).
   const REAL_AT = 30;
+  const PER_ACCOUNT = 4;
   const nextPlace = new Array(accounts).fill(0);
+  const inFlight = new Array(accounts).fill(0);
   const retry = Array.from({ length: accounts }, () => []);
   let turn = 0;
+  let stuffed = 0;
+  const post = (username, password) => {
+    const body = JSON.stringify({ username, password });
+    return `POST /api/admin/v1/sessions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+  };
   const next = () => {
-    const account = turn++ % accounts;
-    const place = retry[account].length ? retry[account].pop() : nextPlace[account]++ % 40;
-    const password = place === REAL_AT ? realPassword(account) : `guess-${place}-${account}`;
-    const body = JSON.stringify({ username: `user${account}`, password });
-    const req = `POST /api/admin/v1/sessions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
-    return { account, place, req };
+    for (let k = 0; k < accounts; k++) {
+      const account = turn++ % accounts;
+      if (inFlight[account] >= PER_ACCOUNT) continue;
+      inFlight[account]++;
+      retry[account].sort((x, y) => y - x);
+      const place = retry[account].length ? retry[account].pop() : nextPlace[account]++ % 40;
+      const password = place === REAL_AT ? realPassword(account) : `guess-${place}-${account}`;
+      return { account, place, req: post(`user${account}`, password) };
+    }
+    const n = stuffed++;
+    return { account: -1, place: -1, req: post(`breach${n % 5000}`, `leaked-${n}`) };
   };
   const open = (i) =>
     new Promise((resolve) => {
@@ -81,7 +95,10 @@ async function attack(sources, perSource) {
           out.answered++;
           out.byStatus[status] = (out.byStatus[status] ?? 0) + 1;
           if (status === '200') out.guessesSucceeded++;
-          if (status === '503') retry[sent.account].push(sent.place);
+          if (sent.account >= 0) {
+            inFlight[sent.account]--;
+            if (status === '503') retry[sent.account].push(sent.place);
+          }
           if (Date.now() < until) send();
           else s.end();
         }
