@@ -2,17 +2,19 @@
 // scenario against its baseline measured in the same run, and prints one table.
 //
 //   npm run bench                 # all scenarios
-//   npm run bench -- B1 B4        # some of them (B1 B2 B3 B4 B6 B7)
+//   npm run bench -- B1 B4        # some of them (B1 B1M B2 B3 B4 B6 B7)
 //   DURATION=5 npm run bench      # seconds per measurement (default 10)
 //   B4_SESSIONS=1000000           # stored sessions for B4's large case (default 1 000 000)
 //
 // Every load is bounded in time; every child process is killed at the end.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DURATION, cli, fmt, freePort, load, root, start, stop } from './lib.mjs';
+import { DURATION, REPEATS, cli, fmt, freePort, load, pinning, repeated, root, start, stop, withSpread } from './lib.mjs';
+import { connect } from 'node:net';
+import { writeFileSync } from 'node:fs';
 import { b6 } from './cluster.mjs';
 import { b7 } from './flood.mjs';
 
@@ -22,14 +24,14 @@ const wanted = (name) => only.length === 0 || only.includes(name);
 const rows = [];
 const quietEnv = { ...process.env, PORTCULLIS_LOG_LEVEL: 'warn' };
 
-async function startPortcullis(dataDir, env = {}) {
+async function startPortcullis(dataDir, env = {}, args = []) {
   // The benchmarks log one user in thousands of times: no per-user session limit.
   execFileSync(process.execPath, [cli, 'settings', 'set', 'MaxConcurrentSessions=0', '--data-dir', dataDir], { env: quietEnv, stdio: 'ignore' });
   const port = await freePort();
   const t0 = performance.now();
   const srv = await start(
     process.execPath,
-    [cli, 'serve', '--plain-http', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir],
+    [cli, ...args, 'serve', '--plain-http', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir],
     { env: { ...quietEnv, ...env } },
     (line) => /serving on (http:\/\/\S+)/.exec(line)?.[1],
     60000,
@@ -64,11 +66,62 @@ function rssMiB(pid, field = 'VmRSS') {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** One raw HTTP/1.1 answer to a GET (status line, headers, body bytes), as a client receives it. */
+function captureAnswer(url, headers) {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(u.port), u.hostname, () => {
+      const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      socket.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n${lines}\r\n`);
+    });
+    const chunks = [];
+    socket.on('data', (d) => chunks.push(d));
+    socket.on('end', () => resolve(Buffer.concat(chunks)));
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => socket.destroy(new Error('capture timed out')));
+  });
+}
+
+/**
+ * A check against a bare node:http server replaying the same answer byte for byte
+ * (status, headers, body): the ratio of CPU µs per request (replay ÷ Portcullis,
+ * higher is better) is what Portcullis itself costs, with req/s beside it.
+ * Each side: a warm-up, then REPEATS loads; medians and spreads.
+ */
+async function replayRatio(label, pc, url, headers, dataDir, target = '>= 0.90') {
+  const captured = await captureAnswer(url, headers);
+  if (!/^HTTP\/1\.1 200 /.test(captured.subarray(0, 16).toString('latin1'))) throw new Error(`${label}: the captured answer is not a 200`);
+  const file = join(dataDir, `${label.replace(/\W+/g, '-')}.http`);
+  writeFileSync(file, captured);
+  const bare = await start(process.execPath, [join(root, 'bench', 'bare.mjs')], { env: { ...process.env, REPLAY_FILE: file } }, (l) => (/^\d+$/.test(l) ? l : undefined));
+  try {
+    const bareUrl = `http://127.0.0.1:${bare.match}${new URL(url).pathname}`;
+    await load({ url: bareUrl, connections: CONNECTIONS, duration: 2 }, bare.child.pid);
+    const base = await repeated(() => load({ url: bareUrl, connections: CONNECTIONS }, bare.child.pid));
+    await load({ url, connections: CONNECTIONS, headers, duration: 2 }, pc.child.pid);
+    const subject = await repeated(() => load({ url, connections: CONNECTIONS, headers }, pc.child.pid));
+    const bodyBytes = captured.length - captured.indexOf('\r\n\r\n') - 4;
+    rows.push([
+      `B1 ${label}: CPU µs/req replay-bare ÷ Portcullis (median of ${REPEATS})`,
+      base.cpuUs / subject.cpuUs,
+      target,
+      `CPU ${withSpread(subject.cpuUs, subject.spread.cpuUs)} vs bare ${withSpread(base.cpuUs, base.spread.cpuUs)} µs/req; req/s ${withSpread(subject.rps, subject.spread.rps, 0)} vs ${withSpread(base.rps, base.spread.rps, 0)} (ratio ${fmt(subject.rps / base.rps, 2)}); same ${bodyBytes}-byte body and headers`,
+    ]);
+  } finally {
+    stop(bare.child);
+  }
+}
+
 async function b1(dataDir) {
   const pc = await startPortcullis(dataDir);
   try {
     addUser(dataDir, 'bench', 'bench-password-1');
     const token = await hcxLogin(pc.url, 'bench', 'bench-password-1');
+    // The primary B1 figures: each dialect's check against a bare server replaying its own answer.
+    await replayRatio('HCX check', pc, `${pc.url}/api/admin/v1/sessions`, { 'x-hm-authorization': token }, dataDir);
+    const rfReplay = await redfishLogin(pc.url, 'bench', 'bench-password-1');
+    await replayRatio('Redfish check', pc, rfReplay.url, { 'x-auth-token': rfReplay.token }, dataDir);
+    await replayRatio('vCenter check', pc, `${pc.url}/api/session`, { 'vmware-api-session-id': token }, dataDir);
     const probe = await fetch(`${pc.url}/api/admin/v1/sessions`, { headers: { 'x-hm-authorization': token } });
     const bodySize = (await probe.arrayBuffer()).byteLength;
     if (probe.status !== 200) throw new Error(`check failed: ${probe.status}`);
@@ -273,8 +326,48 @@ async function b4(dataDir) {
   rows.push([`B4 start to first request, ${big} sessions (ms)`, large.startMs, '<= 500', `after kill -9: ${fmt(large.afterKill)} ms (includes spawning node and printing the URL)`]);
 }
 
+/**
+ * B1M: what the metrics cost a session check. The same data directory served with
+ * metrics off and on, alternately (off, on, off, on: drift on a shared machine
+ * falls on both), one scrape in the middle of each "on" load as Prometheus would;
+ * the figure is server CPU µs per check, on / off.
+ */
+async function b1m(dataDir) {
+  addUser(dataDir, 'bench', 'bench-password-1');
+  const configFile = join(dataDir, 'metrics.yaml');
+  const metricsPort = await freePort();
+  writeFileSync(configFile, `metrics: { enabled: true, host: 127.0.0.1, port: ${metricsPort} }\n`);
+  const runs = { off: [], on: [] };
+  for (const mode of ['off', 'on', 'off', 'on']) {
+    const pc = await startPortcullis(dataDir, {}, mode === 'on' ? ['--config', configFile] : []);
+    try {
+      const token = await hcxLogin(pc.url, 'bench', 'bench-password-1');
+      const url = `${pc.url}/api/admin/v1/sessions`;
+      const headers = { 'x-hm-authorization': token };
+      await load({ url, connections: CONNECTIONS, headers, duration: 2 }, pc.child.pid);
+      let scraped = 0;
+      const scrape = mode === 'on' ? setTimeout(async () => (scraped = (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).length), (DURATION * 1000) / 2) : undefined;
+      runs[mode].push(await load({ url, connections: CONNECTIONS, headers }, pc.child.pid));
+      clearTimeout(scrape);
+      if (mode === 'on' && scraped === 0) throw new Error('the metrics were not scraped during the load');
+    } finally {
+      stop(pc.child);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+  const mean = (l, k) => l.reduce((a, r) => a + r[k], 0) / l.length;
+  const off = { cpuUs: mean(runs.off, 'cpuUs'), rps: mean(runs.off, 'rps') };
+  const on = { cpuUs: mean(runs.on, 'cpuUs'), rps: mean(runs.on, 'rps') };
+  rows.push([
+    'B1M check CPU µs, metrics on / off',
+    on.cpuUs / off.cpuUs,
+    '<= 1.03',
+    `${fmt(on.cpuUs, 1)} vs ${fmt(off.cpuUs, 1)} µs/req (runs: off ${runs.off.map((r) => fmt(r.cpuUs, 1)).join(', ')}; on ${runs.on.map((r) => fmt(r.cpuUs, 1)).join(', ')}); ${fmt(on.rps)} vs ${fmt(off.rps)} req/s`,
+  ]);
+}
+
 // B6 (two nodes on PostgreSQL + Redis) needs the test helpers built (npm run bench builds them) and runs as root.
-const scenarios = { B1: b1, B2: b2, B3: b3, B4: b4, B6: (dir) => b6(rows, dir), B7: (dir) => b7(rows, dir) };
+const scenarios = { B1: b1, B1M: b1m, B2: b2, B3: b3, B4: b4, B6: (dir) => b6(rows, dir), B7: (dir) => b7(rows, dir) };
 const t0 = Date.now();
 for (const [name, fn] of Object.entries(scenarios)) {
   if (!wanted(name)) continue;
@@ -289,7 +382,7 @@ for (const [name, fn] of Object.entries(scenarios)) {
   }
 }
 
-console.log(`\nPortcullis benchmarks — ${cpus().length} cores, Node ${process.version}, ${DURATION} s per load, ${CONNECTIONS} connections (checks)`);
+console.log(`\nPortcullis benchmarks — ${cpus().length} cores, Node ${process.version}, ${DURATION} s per load, ${CONNECTIONS} connections (checks); ${pinning}`);
 const w = Math.max(...rows.map((r) => r[0].length));
 console.log(`${'scenario'.padEnd(w)}  ratio  target   raw figures`);
 for (const [name, ratio, target, detail] of rows) console.log(`${name.padEnd(w)}  ${fmt(ratio, 2).padStart(7)}  ${target.padEnd(7)}  ${detail}`);

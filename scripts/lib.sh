@@ -51,6 +51,10 @@ ensure_test_servers() {
   # PostgreSQL and Redis for the shared-store tests: private instances under a temp dir,
   # never the packages' own (Debian may start those on install; the tests do not use them).
   apt_install postgresql redis-server
+  # A private rsyslogd receives the audit events over UDP, TCP and TLS (rsyslog-openssl: its TLS driver).
+  apt_install rsyslog rsyslog-openssl
+  # systemd-analyze checks the shipped unit file (test/ops/package.test.ts).
+  command -v systemd-analyze >/dev/null || apt_install systemd
   # A real vCenter client for the vCenter dialect's test: VMware's Go SDK (govmomi), built in GOPATH mode.
   apt_install golang-go golang-github-vmware-govmomi-dev
 }

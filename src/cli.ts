@@ -14,12 +14,13 @@ import { SETTING_NAMES, SETTING_RULES, type SettingName } from './core/settings.
 import { IdentitySourceError } from './ports/identity.js';
 import { DuplicateAccountError } from './ports/store.js';
 import { startServer } from './server.js';
+import { handleSignals } from './runtime/signals.js';
 import { openPortcullis, type Portcullis } from './service.js';
 import { SchemaVersionError } from './adapters/store/sqlite/store.js';
 import { PgSchemaVersionError } from './adapters/store/postgres/store.js';
 import { exportData, importData, ExportFormatError } from './transfer.js';
-import { registerSourceCommands } from './cli/source.js';
 import { CliError, testingCommands } from './cli/testing.js';
+import { registerSourceCommands } from './cli/source.js';
 
 interface GlobalOpts {
   config?: string;
@@ -108,31 +109,20 @@ export function program(): Command {
     .option('--scenario <file>', 'client-testing scenario (YAML steps); implies --client-testing')
     .option('--record <file>', 'record every request and answer, secrets masked, as JSON lines; implies --client-testing')
     .action(async (opts: { host?: string; port?: number; plainHttp?: boolean; clientTesting?: boolean; scenario?: string; record?: string }, cmd: Command) => {
-      const config = configFrom(cmd, {
+      const overrides = {
         'listen.host': opts.host,
         'listen.port': opts.port,
         'tls.disabled': opts.plainHttp ? true : undefined,
         'clientTesting.enabled': opts.clientTesting || opts.scenario !== undefined || opts.record !== undefined ? true : undefined,
         'clientTesting.scenario': opts.scenario,
         'clientTesting.record': opts.record,
-      });
+      };
+      const config = configFrom(cmd, overrides);
       const logger = createLogger(config.log.level);
       const p = await openPortcullis(config, logger);
       const server = await startServer(p, logger, (line) => process.stdout.write(line + '\n'));
       process.stdout.write(`Portcullis is serving on ${server.url} (data in ${config.dataDir})\n`);
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        logger.info({ event: 'server.stopping', signal }, 'stopping');
-        server
-          .stop()
-          .then(() => p.close())
-          .then(() => logger.flush?.())
-          .finally(() => process.exit(0));
-      };
-      process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGINT', () => stop('SIGINT'));
+      handleSignals({ config, server, logger, readConfig: () => configFrom(cmd, overrides), closeRest: () => p.close(), onHangup: () => p.auditSink?.reopen?.() });
     });
 
   const user = root.command('user').description('manage local accounts');

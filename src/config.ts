@@ -2,11 +2,14 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { floodSchema } from './config/flood.js';
 import { redfishConfigSchema } from './config/redfish.js';
+import { metricsSchema } from './config/metrics.js';
+import { lifecycleSchema } from './config/lifecycle.js';
+import { auditSinksSchema } from './config/audit-sinks.js';
 import { clientTestingSchema, isLoopbackHost } from './config/client-testing.js';
 import { vcenterSchema } from './config/vcenter.js';
 import { identityDomainsSchema } from './config/identity.js';
+import { floodSchema } from './config/flood.js';
 
 const roleList = z.array(z.string().min(1).max(128)).max(256);
 
@@ -385,6 +388,9 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    metrics: metricsSchema,
+    lifecycle: lifecycleSchema,
+    auditSinks: auditSinksSchema,
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -441,6 +447,7 @@ export const envKeys: Record<string, string[]> = {
   PORTCULLIS_TLS_KEY: ['tls', 'keyFile'],
   PORTCULLIS_TRUST_PROXY: ['trustProxy'],
   PORTCULLIS_LOG_LEVEL: ['log', 'level'],
+  PORTCULLIS_METRICS_PORT: ['metrics', 'port'],
   PORTCULLIS_INACTIVITY_TIMEOUT_MINUTES: ['session', 'inactivityTimeoutMinutes'],
   PORTCULLIS_ABSOLUTE_TIMEOUT_MINUTES: ['session', 'absoluteTimeoutMinutes'],
   PORTCULLIS_VCENTER_PROVIDER: ['vcenter', 'provider'],

@@ -10,7 +10,10 @@ import type { Dialect, DialectDeps } from './dialects/types.js';
 import { buildApp } from './http/app.js';
 import type { Portcullis } from './service.js';
 import type { BackendHealth } from './adapters/store/open.js';
-import { tlsMaterial } from './tls.js';
+import type { Server as HttpsServer } from 'node:https';
+import { tlsReloader, type TlsReloader } from './runtime/tls-reload.js';
+import type { MetricsHandle } from './metrics/start.js';
+import { tlsFiles, tlsMaterial } from './tls.js';
 import { TESTING_PREFIX, newControlToken, registerClientTesting } from './testing/http.js';
 import { writeControlFile } from './testing/control-file.js';
 import { Recorder } from './testing/recorder.js';
@@ -86,6 +89,15 @@ function startClientTesting(p: Portcullis, logger: Logger): { controlToken: stri
 export interface RunningServer {
   app: FastifyInstance;
   url: string;
+  /** The scrape URL when metrics are enabled. */
+  metricsUrl?: string;
+  /** Rereads the TLS pair (SIGHUP); the old pair stays when the new one is bad. Undefined on plain HTTP. */
+  tls?: TlsReloader;
+  /**
+   * Stops gracefully: no new connections, idle ones closed, requests in flight
+   * answered (their connections then close) within `lifecycle.drainTimeoutMs`,
+   * after which what is left is cut. Stores are not closed (Portcullis.close does).
+   */
   stop(): Promise<void>;
 }
 
@@ -94,6 +106,10 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
   const { config } = p;
   const tls = await tlsMaterial(config, logger);
   await p.local.warmUp();
+  const metricsHandle: MetricsHandle | undefined = config.metrics.enabled
+    ? await (await import('./metrics/start.js')).startMetrics(p, logger) // prom-client is loaded only when metrics are on
+    : undefined;
+  const testing = p.testing ? startClientTesting(p, logger) : undefined;
   // Returning users are known before the first of them logs in again: a restart under a flood does not put them behind it.
   try {
     const known = await p.loadKnownClients();
@@ -101,7 +117,6 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
   } catch (e) {
     logger.warn({ event: 'server.known_clients_failed', err: e instanceof Error ? e.message : String(e) }, 'could not load known clients; they are learned at their next login');
   }
-  const testing = p.testing ? startClientTesting(p, logger) : undefined;
   const app = createApp(p, logger, tls, testing);
   const sweep = setInterval(() => {
     p.sweep().catch((e: unknown) => logger.warn({ event: 'session.sweep_failed', err: String(e) }, 'sweep failed'));
@@ -126,6 +141,7 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
   const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
   const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+  const reloader = tls ? tlsReloader(app.server as unknown as HttpsServer, tlsFiles(config), tls, logger, { watch: config.lifecycle.watchTls }) : undefined;
   logger.info({ event: 'server.listening', url, dataDir: config.dataDir, tls: Boolean(tls) }, 'portcullis is serving');
   if (testing) {
     const file = writeControlFile(config.dataDir, url, testing.controlToken, tls?.cert);
@@ -144,9 +160,22 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
   return {
     app,
     url,
+    ...(metricsHandle ? { metricsUrl: metricsHandle.url } : {}),
+    ...(reloader ? { tls: reloader } : {}),
     async stop() {
       clearInterval(sweep);
-      await app.close();
+      reloader?.close();
+      const drainMs = config.lifecycle.drainTimeoutMs;
+      const cut = setTimeout(() => {
+        logger.warn({ event: 'server.drain_timeout', drainTimeoutMs: drainMs }, 'requests still running after the drain timeout: closing their connections');
+        app.server.closeAllConnections();
+      }, drainMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cut);
+      }
+      await metricsHandle?.close();
       testing?.recorder?.close();
     },
   };

@@ -16,6 +16,8 @@ import { ConfigError } from './config.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import { buildIdentitySources, type IdentitySources } from './identity/build.js';
 import { cryptoRandom, type Random } from './ports/random.js';
+import { openAuditSinks } from './audit-sinks/index.js';
+import type { AuditSink } from './ports/audit-sink.js';
 
 export { DATABASE_FILE } from './adapters/store/open.js';
 
@@ -34,10 +36,14 @@ export interface Portcullis {
   knownClients: KnownClients;
   /** Loads the store's recent login sources into memory, so returning users are known before they log in again; returns how many. */
   loadKnownClients(): Promise<number>;
+  /** Where audit events go besides the audit table (config auditSinks), if anywhere. */
+  auditSink: AuditSink | undefined;
   local: LocalAccountsProvider;
   /** Every identity provider (local, pam, ldap, chains), as configured. */
   identity: IdentitySources;
   clock: Clock;
+  /** The password hashing's admission (its queue and limit, for the metrics). */
+  hashing: { stats(): { limit: number; inFlight: number; queued: number; refused: number } };
   isAdministrator(roles: readonly string[]): boolean;
   /** The controls of client-testing mode; undefined unless `clientTesting.enabled`. */
   testing: ClientTesting | undefined;
@@ -78,7 +84,7 @@ export async function openPortcullis(
       },
     },
   );
-  // Local names: looked up ignoring case (README "Identities"); an account's stored name is its identity.
+  // Local names: looked up ignoring case (docs/identities.md); an account's stored name is its identity.
   // Logins through local accounts are scheduled by the session service (admitted before their store reads, verified in their lane).
   const local = new LocalAccountsProvider(durable, hasher.scheduled, () => clock.now(), caseFold);
   const knownClients = new KnownClients(config.flood.knownClients);
@@ -101,7 +107,15 @@ export async function openPortcullis(
     throw new ConfigError(`invalid configuration: accountSettings: ${problem}`);
   }
   const settings = new SettingsService(durable, defaults, clock);
-  const audit = new AuditService(durable, clock, logger);
+  let auditSink: AuditSink | undefined;
+  try {
+    auditSink = openAuditSinks(config.auditSinks, logger);
+  } catch (e) {
+    identity.close();
+    await stores.close();
+    throw new ConfigError(`invalid configuration: ${(e as Error).message}`);
+  }
+  const audit = new AuditService(durable, clock, logger, {}, auditSink);
   const sessions = new SessionService({
     sessions: hot,
     accounts: durable,
@@ -168,9 +182,11 @@ export async function openPortcullis(
       knownClients.load(await hot.listLoginSources(since, knownClients.capacity));
       return knownClients.size;
     },
+    auditSink,
     local,
     identity,
     clock,
+    hashing: hasher.admission,
     isAdministrator: (roles) => roles.some((r) => adminRoles.has(r)),
     async sweep() {
       const now = clock.now();
@@ -182,10 +198,11 @@ export async function openPortcullis(
       return { sessions: ended, audit: auditGone, guard: guardGone };
     },
     close: async () => {
-      await audit.flushRefusals();
       testing?.close();
+      await audit.flushRefusals();
       identity.close();
       await stores.close();
+      await auditSink?.close();
     },
   };
 }

@@ -5,6 +5,12 @@ import { generate } from 'selfsigned';
 import type { Config } from './config.js';
 import type { Logger } from './core/logger.js';
 
+/** The files the pair is read from: the configured ones, or the generated pair's in `<dataDir>/tls/`. */
+export function tlsFiles(config: Config): { certFile: string; keyFile: string } {
+  if (config.tls.certFile && config.tls.keyFile) return { certFile: config.tls.certFile, keyFile: config.tls.keyFile };
+  return { certFile: join(config.dataDir, 'tls', 'cert.pem'), keyFile: join(config.dataDir, 'tls', 'key.pem') };
+}
+
 /**
  * The key and certificate to serve: the configured files, or a self-signed pair
  * generated on first start and kept in `<dataDir>/tls/` (key mode 0600).

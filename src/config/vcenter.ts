@@ -16,22 +16,23 @@ const roleList = z.array(z.string().min(1).max(128)).min(1).max(256);
  * @example
  * vcenter:
  *   provider: ldap                 # names without a domain, and domains not listed below
- *   domains: { vsphere.local: local, corp.example.com: ldap }
+ *   domains: { vsphere.local: local }   # route a domain's users to another source
  */
 export function vcenterSchema(providerRef: z.ZodType<string, string | string[]>) {
   return z
     .object({
       enabled: z.boolean().default(true),
       /**
-       * Identity source for names without a domain and for names whose domain is not in `domains`
-       * (those are passed as typed, so the directory may judge the domain itself). Default: the
-       * directory, like HCX's `vsphere` auth type.
+       * Identity source for every name whose domain is not routed by `domains`, passed as typed:
+       * the directory accepts the domains of `identity.domains`, and the core folds them into one
+       * person's failure key. Default: the directory, like HCX's `vsphere` auth type.
        */
       provider: providerRef.default('ldap'),
       /**
-       * SSO domain (matched ignoring case) → the identity source of its users. A listed domain is
-       * removed from the name before the check: `administrator@vsphere.local` and
-       * `VSPHERE.LOCAL\administrator` are both checked as `administrator`.
+       * SSO domain (matched ignoring case) → the identity source of its users, for domains whose
+       * users are not `provider`'s: the domain is removed before that source checks the name
+       * (`{ vsphere.local: local }`: `administrator@vsphere.local` is the local `administrator`).
+       * Which domains name one person is `identity.domains` (the one list); this only routes.
        */
       domains: z
         .record(domainName, providerRef)

@@ -1,3 +1,4 @@
+import { metrics } from '../ports/metrics.js';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { CoreError } from './errors.js';
 
@@ -459,6 +460,7 @@ export class AdmissionController {
     this.wake();
     if (this.inFlight < this.capOf(lane) && this.laneQueue(lane).size === 0 && (lane === 'known' || this.known.size === 0)) {
       this.lanes[lane].started++;
+      metrics().hashWait(0);
       return this.start(task, now);
     }
     this.saturated = true;
@@ -583,6 +585,7 @@ export class AdmissionController {
         continue;
       }
       this.lanes[lane].started++;
+      metrics().hashWait((now - w.since) / 1000);
       this.start(w.task, now).then(w.resolve, w.reject);
     }
   }

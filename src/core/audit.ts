@@ -1,6 +1,7 @@
 import type { Clock } from '../ports/clock.js';
-import type { AuditFilter, AuditRecord, AuditStore } from '../ports/store.js';
+import type { AuditEvent, AuditFilter, AuditRecord, AuditStore } from '../ports/store.js';
 import type { Logger } from './logger.js';
+import type { AuditSink } from '../ports/audit-sink.js';
 
 /** Who asked, as the audit records it. */
 export interface AuditContext {
@@ -25,9 +26,9 @@ export const AUDIT_KINDS = [
   'session.expire',
   'session.revoke',
   'settings.change',
+  'testing.control',
   'login.refused',
   'source.release',
-  'testing.control',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 
@@ -57,6 +58,8 @@ export class AuditService {
     private readonly clock: Clock,
     private readonly logger: Logger,
     tally: Partial<RefusalTallyOptions> = {},
+    /** Also sent each event (syslog, JSON lines); never waited for. */
+    private readonly sink?: AuditSink,
   ) {
     this.tallyOptions = { windowMs: 60_000, maxSources: 10_000, ...tally };
   }
@@ -122,16 +125,10 @@ export class AuditService {
 
   async record(kind: AuditKind, ctx: AuditContext | undefined, username: string, detail: AuditRecord['detail'] = {}): Promise<void> {
     const c = ctx ?? SYSTEM;
+    const event: AuditEvent = { at: this.clock.now(), kind, username, clientAddress: c.clientAddress, dialect: c.dialect, requestId: c.requestId, detail };
+    this.sink?.emit(event);
     try {
-      await this.store.appendAudit({
-        at: this.clock.now(),
-        kind,
-        username,
-        clientAddress: c.clientAddress,
-        dialect: c.dialect,
-        requestId: c.requestId,
-        detail,
-      });
+      await this.store.appendAudit(event);
     } catch (e) {
       this.logger.error({ event: 'audit.write_failed', kind, user: username, err: e instanceof Error ? e.message : String(e) }, 'could not write the audit trail');
     }

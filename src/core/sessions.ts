@@ -9,6 +9,7 @@ import { CoreError } from './errors.js';
 import { passwordProblem, usernameProblem, normalizeUsername } from './input.js';
 import type { Logger } from './logger.js';
 import { foldName, identityOf, parseIdentity } from './identity-key.js';
+import { backendOf, metrics, noMetrics, type LoginOutcome } from '../ports/metrics.js';
 import { hashToken, isTokenShaped, newCsrfToken, newSessionId, newToken, sameSecret } from './tokens.js';
 
 export interface SessionPolicy {
@@ -124,6 +125,8 @@ export interface SessionServiceDeps {
   bruteForce: BruteForcePolicy;
   /** Where session checks are counted for the hashing admission; default the process's {@link sessionChecks}. */
   checkMeter?: ActivityMeter;
+  /** `identity.domains`: `u@domain` and `DOMAIN\u` share the failure key of `u` (see identity-key.ts); default none. */
+  domains?: readonly string[];
   /**
    * The login scheduler (the password hashing's admission): every login is admitted
    * before any store read or refused at once (its source at its limit, the lanes
@@ -131,10 +134,8 @@ export interface SessionServiceDeps {
    * verification in their lane. Without it, logins are not scheduled.
    */
   admission?: Pick<AdmissionController, 'admit'>;
-  /** Which (failure key, source) pairs logged in before, in memory: they go to the known lane. */
+  /** Which (account, source) pairs logged in before, in memory: they go to the known lane. */
   knownClients?: KnownClients;
-  /** `identity.domains`: `u@domain` and `DOMAIN\u` share the failure key of `u` (see identity-key.ts); default none. */
-  domains?: readonly string[];
 }
 
 /** What a session whose password must change may still do. */
@@ -165,6 +166,24 @@ export class SessionService {
    *   tells a lock from a wrong password.
    */
   async verifyCredentials(cmd: LoginCommand, ctx: RequestContext, settings?: AccountSettings): Promise<CredentialResult> {
+    const checked = await this.counted(cmd, ctx, () => this.checkCredentials(cmd, ctx, settings));
+    if (checked.kind === 'ok') metrics().login(ctx.dialect, cmd.provider, checked.principal.mustChangePassword ? 'must_change' : 'success');
+    return checked;
+  }
+
+  /** Runs a credential check, counting the service's own failures (busy, a backend down); refusals are counted in {@link refused}. */
+  private async counted<T>(cmd: LoginCommand, ctx: RequestContext, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof CoreError && (e.code === 'busy' || e.code === 'unavailable' || e.code === 'identity_unavailable' || e.code === 'internal')) {
+        metrics().login(ctx.dialect, cmd.provider, e.code === 'busy' ? 'refused_busy' : 'error');
+      }
+      throw e;
+    }
+  }
+
+  private async checkCredentials(cmd: LoginCommand, ctx: RequestContext, settings?: AccountSettings): Promise<CredentialResult> {
     const provider = this.d.identities.get(cmd.provider);
     if (!provider) throw new CoreError('unsupported_auth_type', `no identity provider named "${cmd.provider}"`);
     const uProblem = usernameProblem(cmd.username);
@@ -172,9 +191,10 @@ export class SessionService {
     const pProblem = passwordProblem(cmd.password);
     if (pProblem) throw new CoreError('invalid_input', `password ${pProblem}`);
     const username = normalizeUsername(cmd.username);
-    // Before the source is asked, the person is known only by the folded typed name: every spelling shares its counter and lock.
-    const key = this.failureKey(username);
     const source = sourceKey(ctx.clientAddress);
+    // Before the source is asked, the person is known only by the folded typed name: every spelling shares its counter and lock,
+    // and the known-client lane is keyed by it too.
+    const key = this.failureKey(username);
     // Admitted or refused now, before the settings, guard and account reads a refused login would waste.
     let pass: AdmissionPass | undefined;
     if (this.d.admission) {
@@ -229,6 +249,8 @@ export class SessionService {
       // "Not now" from the hashing admission or the account store is the service's own state, not the identity source's.
       if (e instanceof CoreError && (e.code === 'busy' || e.code === 'unavailable')) throw e;
       const reason = e instanceof IdentitySourceError ? e.message : 'unexpected error in identity provider';
+      const backend = e instanceof IdentitySourceError ? backendOf(e.source) : undefined;
+      if (backend) metrics().backendError(backend, /within \d+ ?ms|timed? ?out/i.test(reason) ? 'timeout' : 'error');
       this.d.logger.error(
         { event: 'login.source_error', reqId: ctx.requestId, user: username, provider: provider.name, dialect: ctx.dialect, err: errText(e) },
         reason,
@@ -270,7 +292,6 @@ export class SessionService {
       // and resetting them at every login of the owner would give attackers a fresh run of guesses each time (B7 measured
       // 22 guesses succeeding so, while the owner logged in every second).
       const now = this.d.clock.now();
-      this.d.knownClients?.learn(key, source);
       await Promise.all([
         ...(!trusted && (accountState.count > 0 || accountState.locked || typedState.count > 0) ? keys.map((k) => this.d.guard.clearLoginFailures('account', k)) : []),
         // Trust lasts weeks: refreshing it once an hour is enough, and spares most logins a committed write.
@@ -279,6 +300,7 @@ export class SessionService {
           return last !== null && now - last < TRUSTED_SOURCE_REFRESH_MS ? Promise.resolve() : this.d.guard.rememberLoginSource(k, source, now);
         }),
       ]);
+      this.d.knownClients?.learn(key, source);
       const p = outcome.principal;
       // An expired password is a must-change password, for sessions and for HTTP Basic alike.
       const mustChangePassword = p.mustChangePassword || (await this.passwordExpired(p, policy, now));
@@ -303,6 +325,7 @@ export class SessionService {
       const lockedNow = all.some((r) => r.lockedNow);
       await this.refused(audited, provider.name, blocked ?? reason, ctx, { accountFailures: acc.count, sourceFailures: counted.count });
       if (lockedNow) {
+        metrics().accountLocked();
         this.d.logger.warn(
           { event: 'account.lock', reqId: ctx.requestId, user: audited.user, failures: acc.count, until: acc.lockedUntil, client: source, dialect: ctx.dialect },
           'account locked after repeated login failures',
@@ -313,6 +336,7 @@ export class SessionService {
       await this.refused(audited, provider.name, blocked ?? reason, ctx, { sourceFailures: counted.count });
     }
     if (counted.lockedNow) {
+      metrics().sourceThrottled();
       this.d.logger.warn({ event: 'source.throttle', reqId: ctx.requestId, client: source, failures: counted.count, dialect: ctx.dialect }, 'source address throttled after repeated login failures');
     }
     return { kind: 'invalid_credentials' };
@@ -325,6 +349,7 @@ export class SessionService {
 
   /** Audits a refusal under the canonical identity when the source named it (else the failure key), with what was typed. */
   private async refused(who: { user: string; typed: string }, provider: string, reason: FailureReason, ctx: RequestContext, counts: Record<string, number> = {}): Promise<void> {
+    metrics().login(ctx.dialect, provider, COUNTED_AS[reason]);
     if (reason === 'source_throttled') {
       // A throttled source's attempts are counted in bulk (per source per minute), not a row and a log line each.
       this.d.audit.tallyRefusal(sourceKey(ctx.clientAddress), reason, ctx.dialect);
@@ -348,7 +373,7 @@ export class SessionService {
   /** Checks credentials and, when they pass, commits a new session with a fresh token. */
   async login(cmd: LoginCommand, ctx: RequestContext): Promise<LoginResult> {
     const settings = await this.d.settings.get();
-    const checked = await this.verifyCredentials(cmd, ctx, settings);
+    const checked = await this.counted(cmd, ctx, () => this.checkCredentials(cmd, ctx, settings));
     if (checked.kind !== 'ok') return checked;
     const p = checked.principal;
     const now = this.d.clock.now();
@@ -380,6 +405,7 @@ export class SessionService {
         { event: 'login.too_many_sessions', reqId: ctx.requestId, user: session.username, limit: settings.MaxConcurrentSessions, client: ctx.clientAddress, dialect: ctx.dialect },
         'login refused: concurrent session limit',
       );
+      metrics().login(ctx.dialect, cmd.provider, 'too_many_sessions');
       await this.d.audit.record('login.failure', ctx, session.username, { reason: 'too_many_sessions', limit: settings.MaxConcurrentSessions, typed: normalizeUsername(cmd.username) });
       return { kind: 'too_many_sessions', limit: settings.MaxConcurrentSessions };
     }
@@ -387,6 +413,7 @@ export class SessionService {
       { event: 'login.success', reqId: ctx.requestId, user: session.username, session: session.id, provider: p.source, client: ctx.clientAddress, dialect: ctx.dialect },
       'session created',
     );
+    metrics().login(ctx.dialect, cmd.provider, mustChangePassword ? 'must_change' : 'success');
     await this.d.audit.record('login.success', ctx, session.username, { session: session.id, provider: p.source, pwChangeRequired: mustChangePassword, typed: normalizeUsername(cmd.username) });
     return { kind: 'ok', session, token };
   }
@@ -394,24 +421,41 @@ export class SessionService {
   /**
    * The hot path: resolves a bearer token to its live session, or null. With
    * `touch`, the activity renews the idle timer (not for automated polling such
-   * as XClarity's `X-NOT-USER-INPUT: checkSession`).
+   * as XClarity's `X-NOT-USER-INPUT: checkSession`). `dialect` names the caller in
+   * the metrics (a dialect's name, never anything from the request); null = not
+   * counted (a fast route, whose caller counts what it answers).
    */
-  async authenticate(token: string | undefined, touch: boolean): Promise<SessionRecord | null> {
+  async authenticate(token: string | undefined, touch: boolean, dialect: string | null = 'other'): Promise<SessionRecord | null> {
     (this.d.checkMeter ?? sessionChecks).note();
-    if (token === undefined || !isTokenShaped(token)) return null;
-    const hash = hashToken(token);
-    const s = await this.d.sessions.findSessionByTokenHash(hash);
-    if (!s || !sameSecret(s.tokenHash, hash)) return null;
-    const now = this.d.clock.now();
-    if (isExpired(s, now)) {
-      this.endExpired(s);
+    const m = dialect === null ? noMetrics : metrics();
+    dialect ??= '';
+    if (token === undefined || !isTokenShaped(token)) {
+      m.sessionCheck(dialect, 'invalid');
       return null;
     }
-    if (touch && now > s.lastAccessedAt) {
-      s.lastAccessedAt = now;
-      await this.d.sessions.touchSession(s.id, now);
+    const hash = hashToken(token);
+    try {
+      const s = await this.d.sessions.findSessionByTokenHash(hash);
+      if (!s || !sameSecret(s.tokenHash, hash)) {
+        m.sessionCheck(dialect, 'invalid');
+        return null;
+      }
+      const now = this.d.clock.now();
+      if (isExpired(s, now)) {
+        m.sessionCheck(dialect, 'expired');
+        this.endExpired(s);
+        return null;
+      }
+      if (touch && now > s.lastAccessedAt) {
+        s.lastAccessedAt = now;
+        await this.d.sessions.touchSession(s.id, now);
+      }
+      m.sessionCheck(dialect, 'valid');
+      return s;
+    } catch (e) {
+      m.sessionCheck(dialect, 'error');
+      throw e;
     }
-    return s;
   }
 
   /**
@@ -519,6 +563,16 @@ export class SessionService {
 function hashesHere(provider: IdentityProvider): boolean {
   return provider.name.split(',').includes('local');
 }
+
+/** How each refusal is counted in the metrics. */
+const COUNTED_AS: Record<FailureReason, LoginOutcome> = {
+  invalid_credentials: 'invalid',
+  disabled: 'invalid',
+  locked: 'locked',
+  account_locked: 'locked',
+  source_throttled: 'throttled',
+  forbidden: 'forbidden',
+};
 
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

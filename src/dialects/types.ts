@@ -33,7 +33,11 @@ export interface FastRoute {
   prefix?: boolean;
   /** Headers the 200 carries besides the security headers and the JSON content type (the Fastify route's own). */
   headers?: Record<string, string>;
-  /** The 200 body (an object, or its JSON text), or undefined to hand the request to Fastify. */
+  /**
+   * The 200 body (an object, or its JSON text), or undefined to hand the request to Fastify.
+   * Check the session with `sessions.authenticate(token, touch, null)`: the fast path counts
+   * the checks it answers, the route the ones handed on (so none is counted twice).
+   */
   answer(req: IncomingMessage, requestId: string): Promise<object | string | undefined>;
 }
 

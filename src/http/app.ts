@@ -7,6 +7,7 @@ import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { isCoreError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Dialect, DialectDeps } from '../dialects/types.js';
+import { metrics, type RouteObserver } from '../ports/metrics.js';
 import { securityHeaders, sendProblem, TransportError, type DialectRenderer, type Problem } from './common.js';
 import { holdReads, limitConnectionsPerSource } from './flood.js';
 
@@ -88,10 +89,22 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const fastPrefixed = fastRoutes.filter((r) => r.prefix);
   const prefixRoute = (method: string | undefined, url: string | undefined) =>
     url === undefined ? undefined : fastPrefixed.find((r) => r.method === method && url.length > r.path.length && url.startsWith(r.path) && !/[/?#]/.test(url.slice(r.path.length)));
+  const fastDialect = new Map(dialects.flatMap((d) => (d.fastRoutes ?? []).map((r) => [r, d.name] as const)));
+  const fastObservers = new Map<object, RouteObserver>();
+  // Latency recorders, one per route family (dialect, route pattern, method): looked up once, then kept.
+  const observers = new Map<string, RouteObserver>();
+  const observer = (dialect: string, route: string, method: string): RouteObserver => {
+    const key = `${dialect} ${method} ${route}`;
+    let o = observers.get(key);
+    if (!o) observers.set(key, (o = metrics().route(dialect, route, method)));
+    return o;
+  };
   const fastStats = { answered: 0, handedOn: 0 };
   const fastHeaders = Object.entries({ ...headers, 'content-type': 'application/json; charset=utf-8' }).flat();
   const routeHeaders = new Map(fastRoutes.map((r) => [r, [...fastHeaders, ...Object.entries(r.headers ?? {}).flat()]]));
   const fastPath = (handler: (req: IncomingMessage, res: ServerResponse) => void) => (req: IncomingMessage, res: ServerResponse) => {
+    // Stopping (the server no longer listens): answer, then close the connection.
+    if (!server.listening) res.shouldKeepAlive = false;
     (req.socket as PathMemory)[LAST_PATH] = req.url;
     const route = fastRoutes.length > 0 ? (fast.get(`${req.method} ${req.url}`) ?? prefixRoute(req.method, req.url)) : undefined;
     if (
@@ -102,6 +115,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     ) {
       return handler(req, res);
     }
+    const started = performance.now();
     route.answer(req, randomUUID()).then(
       (body) => {
         if (body === undefined) {
@@ -112,6 +126,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         const json = typeof body === 'string' ? body : JSON.stringify(body);
         res.writeHead(200, [...routeHeaders.get(route)!, 'content-length', String(Buffer.byteLength(json))]);
         res.end(json);
+        let o = fastObservers.get(route);
+        const dialect = fastDialect.get(route) ?? 'other';
+        if (!o) fastObservers.set(route, (o = observer(dialect, route.path, route.method)));
+        o.done(200, (performance.now() - started) / 1000);
+        metrics().sessionCheck(dialect, 'valid'); // the fast route's check is not counted by the core (it may be handed on)
       },
       () => {
         fastStats.handedOn++;
@@ -120,12 +139,15 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     );
   };
 
+  let server: Server;
   const app = Fastify<Server>({
     logger: false, // Fastify's per-request child loggers cost ~14 µs a request; we log what matters ourselves.
     bodyLimit: http.bodyLimitBytes,
     trustProxy: deps.config.trustProxy,
     genReqId: () => randomUUID(),
-    return503OnClosing: true,
+    // A graceful stop answers what arrives on open connections (with Connection: close), closes idle ones at once,
+    // and lets the caller bound the wait (see RunningServer.stop); Fastify's own 503 body is not any dialect's envelope.
+    return503OnClosing: false,
     // Longer path parameters are answered 414 in the dialect's envelope (frameworkErrors below), never with Fastify's own body.
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: (error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
@@ -139,7 +161,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
             : { code: 'invalid_input', detail: 'The request is not valid.' };
       return sendProblem(reply, dialectOfPath(req.url), problem);
     },
-    forceCloseConnections: true,
+    forceCloseConnections: 'idle',
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     schemaErrorFormatter: (errors, dataVar) => new Error(describeValidation(errors as AjvError[], dataVar)),
     serverFactory: (handler) => {
@@ -147,7 +169,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       // the onRequest hook enforces the configured limit with the route known.
       const serverOptions = { maxHeaderSize: hardHeaderLimit(http.maxHeaderBytes), requestTimeout: http.requestTimeoutMs, headersTimeout: Math.min(http.requestTimeoutMs, 20000) };
       const serve = fastPath(handler);
-      const server: Server = opts.tls
+      server = opts.tls
         ? createHttpsServer({ ...serverOptions, key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' }, serve)
         : createHttpServer(serverOptions, serve);
       // Behind a trusted proxy every connection is the proxy's: no per-source connection limit there.
@@ -220,6 +242,14 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     done();
   });
 
+  app.addHook('onResponse', (req, reply, done) => {
+    // Route patterns only (a bounded set); unmatched paths are one family per dialect.
+    const route = req.routeOptions.url ?? 'unmatched';
+    const dialect = req.routeOptions.config?.dialect ?? (route === 'unmatched' ? dialectOfPath(req.url).name : 'service');
+    observer(dialect, route, req.method).done(reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.length > 200 ? `${req.url.slice(0, 200)}…` : req.url;
     const allow = allowedMethods(req.url);
@@ -254,6 +284,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     } else if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
       problem = { code: 'invalid_input', status: error.statusCode, detail: error.message };
     } else {
+      if (typeof error.code === 'string' && error.code.startsWith('SQLITE_')) metrics().backendError('sqlite', error.code === 'SQLITE_BUSY' ? 'timeout' : 'error');
       logger.error({ event: 'request.error', reqId: req.id, err: error.message, stack: error.stack }, 'unexpected error');
       problem = { code: 'internal' };
     }

@@ -75,7 +75,7 @@ const GOLDEN: Record<string, Golden> = {
     keys: {
       '@odata.type': 'string', Id: 'string', Name: 'string', Description: 'string', Status: 'object', ServiceEnabled: 'boolean', MinPasswordLength: 'number',
       AccountLockoutThreshold: 'number', AccountLockoutDuration: 'number', AccountLockoutCounterResetAfter: 'number', AccountLockoutCounterResetEnabled: 'boolean',
-      EnforcePasswordHistoryCount: 'number', Accounts: 'object', Roles: 'object', '@odata.id': 'string',
+      EnforcePasswordHistoryCount: 'number', Accounts: 'object', Roles: 'object', RequireChangePasswordAction: 'boolean', '@odata.id': 'string',
     },
     omitted: {
       AuthFailureLoggingThreshold: 'failures are in the audit trail, not a separate log threshold',
@@ -86,18 +86,17 @@ const GOLDEN: Record<string, Golden> = {
       OAuth2: 'not supported',
       AdditionalExternalAccountProviders: 'not supported',
       OutboundConnections: 'not supported',
-      RequireChangePasswordAction: 'the ChangePassword action is not implemented; PATCH of Password is',
     },
   },
   ManagerAccount: {
     odataType: '#ManagerAccount.v1_14_0.ManagerAccount',
     keys: {
       '@odata.type': 'string', Id: 'string', Name: 'string', Description: 'string', Enabled: 'boolean', Password: 'null', PasswordChangeRequired: 'boolean',
-      AccountTypes: 'array', UserName: 'string', RoleId: 'string', Locked: 'boolean', Links: 'object', '@odata.id': 'string',
+      AccountTypes: 'array', UserName: 'string', RoleId: 'string', Locked: 'boolean', Links: 'object', Actions: 'object', '@odata.id': 'string',
     },
     omitted: {
       EmailAddress: 'accounts have no contact data', PhoneNumber: 'accounts have no contact data', OneTimePasscodeDeliveryAddress: 'no multi-factor authentication',
-      Certificates: 'no certificate authentication', Actions: 'the ChangePassword action is not implemented; PATCH of Password is',
+      Certificates: 'no certificate authentication',
     },
   },
 };
@@ -675,6 +674,42 @@ describe('Redfish dialect (DSP0266)', () => {
       const changed = await patch(h, `${ACCOUNTS}/${user.username}`, s.token, { Password: 'Rf-Marked-Pass-2' });
       assert.equal(changed.statusCode, 200, changed.body);
       assert.equal((await get(h, '/redfish/v1/SessionService', s.token)).statusCode, 200);
+    });
+
+    it('ManagerAccount.ChangePassword on the own account needs the current password; other sessions end, this one stays', async () => {
+      const user = { username: 'rf-action', password: 'Rf-Action-Pass-1', roles: ['ReadOnly'] };
+      await addUser(h, user.username, user.password, user.roles, { mustChangePassword: true });
+      const a = await login(h, user);
+      const b = await login(h, user);
+      const own = json(await get(h, `${ACCOUNTS}/${user.username}`, a.token));
+      const target = own.Actions['#ManagerAccount.ChangePassword'].target;
+      assert.equal(target, `${ACCOUNTS}/${user.username}/Actions/ManagerAccount.ChangePassword`);
+      const post = (token: string, payload: Json) => h.app.inject({ method: 'POST', url: target, headers: { 'x-auth-token': token }, payload });
+      const wrong = await post(a.token, { NewPassword: 'Rf-Action-Pass-2', SessionAccountPassword: 'not-my-password' });
+      assertError(wrong, 400, 'ActionParameterValueError');
+      assert.ok(!wrong.body.includes('not-my-password') && !wrong.body.includes('Rf-Action-Pass-2'));
+      assertError(await post(a.token, { NewPassword: 'Rf-Action-Pass-2' }), 400, 'ActionParameterMissing');
+      assertError(await post(a.token, { NewPassword: 'short', SessionAccountPassword: user.password }), 400, 'ActionParameterValueError');
+      const ok = await post(a.token, { NewPassword: 'Rf-Action-Pass-2', SessionAccountPassword: user.password });
+      assert.equal(ok.statusCode, 200, ok.body);
+      assert.equal(json(ok)['@Message.ExtendedInfo'][0].MessageId, 'Base.1.16.Success');
+      assert.equal((await get(h, '/redfish/v1/SessionService', a.token)).statusCode, 200, 'the must-change session may now do everything');
+      assertError(await get(h, b.location, b.token), 401, 'NoValidSession');
+      await login(h, { ...user, password: 'Rf-Action-Pass-2' });
+    });
+
+    it("ManagerAccount.ChangePassword on another's account needs ConfigureUsers and the caller's own password", async () => {
+      const admin = await login(h, ROOT);
+      const op = await login(h, OPERATOR);
+      const target = { username: 'rf-target', password: 'Rf-Target-Pass-1', roles: ['ReadOnly'] };
+      await addUser(h, target.username, target.password, target.roles);
+      const url = `${ACCOUNTS}/${target.username}/Actions/ManagerAccount.ChangePassword`;
+      const post = (token: string, payload: Json) => h.app.inject({ method: 'POST', url, headers: { 'x-auth-token': token }, payload });
+      assertError(await post(op.token, { NewPassword: 'Rf-Target-Pass-9', SessionAccountPassword: OPERATOR.password }), 403, 'InsufficientPrivilege');
+      assertError(await post(admin.token, { NewPassword: 'Rf-Target-Pass-9', SessionAccountPassword: target.password }), 400, 'ActionParameterValueError');
+      const ok = await post(admin.token, { NewPassword: 'Rf-Target-Pass-9', SessionAccountPassword: ROOT.password });
+      assert.equal(ok.statusCode, 200, ok.body);
+      await login(h, { ...target, password: 'Rf-Target-Pass-9' });
     });
 
     it('honours If-Match on accounts: a stale ETag is 412 and nothing changes', async () => {

@@ -30,7 +30,7 @@ function cookieValue(res: LightMyRequestResponse, name: string): string | undefi
   return line === undefined ? undefined : decodeURIComponent(line.split(';')[0]!.slice(name.length + 1));
 }
 
-describe('vCenter sessions shared with HCX, XClarity and the admin API', () => {
+describe('vCenter sessions shared with HCX, XClarity, Redfish and the admin API', () => {
   let h: Harness;
 
   before(async () => {
@@ -82,15 +82,24 @@ describe('vCenter sessions shared with HCX, XClarity and the admin API', () => {
     assert.equal(json(after).error_type, 'UNAUTHENTICATED');
   });
 
-  it('ends a vCenter session revoked through the admin API, and every session of a user revoked at once', async () => {
+  it('lists vCenter sessions in the admin API (dialect vcenter) and ends them there: one by id, then all of the user\'s', async () => {
     const one = await vcLogin();
-    const two = await vcLogin();
-    const n = await h.p.sessions.revokeUserSessions(ADMIN.username, { requestId: 't', clientAddress: '127.0.0.1', dialect: 'admin' }, 'test');
-    assert.ok(n >= 2);
-    for (const t of [one, two]) {
-      assert.equal((await vcGet(t)).statusCode, 401);
-      assert.equal((await hcxGet(t)).statusCode, 401);
-    }
+    const two = await vcLogin('VSPHERE.LOCAL\\vc-admin');
+    const bearer = { authorization: `Bearer ${one}` };
+    const list = await h.app.inject({ method: 'GET', url: `/portcullis/api/v1/sessions?user=${ADMIN.username}`, headers: bearer });
+    assert.equal(list.statusCode, 200, list.body);
+    const id2 = (await h.p.sessions.authenticate(two, false))!.id;
+    const entry = json(list).sessions.find((s: { id: string }) => s.id === id2);
+    assert.equal(entry?.dialect, 'vcenter');
+    assert.equal(entry?.username, ADMIN.username);
+    const del = await h.app.inject({ method: 'DELETE', url: `/portcullis/api/v1/sessions/${id2}`, headers: bearer });
+    assert.equal(del.statusCode, 200, del.body);
+    assert.equal((await vcGet(two)).statusCode, 401);
+    assert.equal((await vcGet(one)).statusCode, 200, 'only that session ended');
+    const all = await h.app.inject({ method: 'DELETE', url: `/portcullis/api/v1/users/${ADMIN.username}/sessions`, headers: bearer });
+    assert.equal(all.statusCode, 200, all.body);
+    assert.equal((await vcGet(one)).statusCode, 401);
+    assert.equal((await hcxGet(one)).statusCode, 401);
   });
 
   it('accepts an HCX token and an XClarity cookie as the vmware-api-session-id, on /api and /rest, and logs them out', async () => {
@@ -107,6 +116,27 @@ describe('vCenter sessions shared with HCX, XClarity and the admin API', () => {
     const lxca = await h.app.inject({ method: 'POST', url: '/sessions', payload: { UserId: ADMIN.username, password: ADMIN.password } });
     const cookie = cookieValue(lxca, 'JSESSIONID')!;
     assert.equal((await vcGet(cookie)).statusCode, 200);
+  });
+
+  it('accepts a vCenter session id as the Redfish X-Auth-Token, lists it in the SessionService, and ends it there', async () => {
+    const token = await vcLogin();
+    const id = (await h.p.sessions.authenticate(token, false))!.id;
+    const xauth = { 'x-auth-token': token };
+    const svc = await h.app.inject({ method: 'GET', url: '/redfish/v1/SessionService', headers: xauth });
+    assert.equal(svc.statusCode, 200, svc.body);
+    const members = json(await h.app.inject({ method: 'GET', url: '/redfish/v1/SessionService/Sessions', headers: xauth })).Members as { '@odata.id': string }[];
+    assert.ok(members.some((m) => m['@odata.id'].endsWith(`/${id}`)), 'listed in the Sessions collection');
+    const del = await h.app.inject({ method: 'DELETE', url: `/redfish/v1/SessionService/Sessions/${id}`, headers: xauth });
+    assert.ok([200, 202, 204].includes(del.statusCode), del.body);
+    assert.equal((await vcGet(token)).statusCode, 401, 'a Redfish logout ends the vCenter session');
+  });
+
+  it('accepts a Redfish X-Auth-Token as the vmware-api-session-id', async () => {
+    const rf = await h.app.inject({ method: 'POST', url: '/redfish/v1/SessionService/Sessions', payload: { UserName: ADMIN.username, Password: ADMIN.password } });
+    assert.equal(rf.statusCode, 201, rf.body);
+    const res = await vcGet(String(rf.headers['x-auth-token']));
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(json(res).user, `${ADMIN.username}@vsphere.local`);
   });
 
   it('refuses through vCenter a session of a user without a vCenter role (made through XClarity): 403 UNAUTHORIZED', async () => {

@@ -63,13 +63,16 @@ describe('vCenter logins through the directory (vcenter.domains: { vsphere.local
   });
   after(() => h.close());
 
-  it('logs alice in under every form she may type, as the one directory user "alice", shown fully qualified', async () => {
+  it('logs alice in under every form she may type, as the directory user HCX\'s vsphere auth type knows as alice, shown fully qualified', async () => {
+    const hcx = await h.app.inject({ method: 'POST', url: '/api/admin/v1/sessions', payload: { authType: 'vsphere', username: 'alice', password: PEOPLE.alice.password } });
+    assert.equal(hcx.statusCode, 200, hcx.body);
+    const person = (await h.p.sessions.authenticate(String(hcx.headers['x-hm-authorization']), false))!.username;
     for (const typed of [`alice${AT}vsphere.local`, 'VSPHERE.LOCAL\\alice', `alice${AT}VSPHERE.LOCAL`, 'alice']) {
       const res = await login(h, typed, PEOPLE.alice.password);
       assert.equal(res.statusCode, 201, `${typed}: ${res.body}`);
       const token = JSON.parse(res.body) as string;
       const s = await h.p.sessions.authenticate(token, false);
-      assert.equal(s?.username, 'alice', typed);
+      assert.equal(s?.username, person, typed);
       assert.equal(s?.authSource, 'ldap');
       const get = await h.app.inject({ method: 'GET', url: '/api/session', headers: { 'vmware-api-session-id': token } });
       assert.equal(json(get).user, `alice${AT}vsphere.local`);
@@ -110,7 +113,11 @@ describe('vCenter logins through the directory (vcenter.domains: { vsphere.local
     assert.equal(json(get).user, `alice${AT}vsphere.local`);
     const vc = JSON.parse((await login(h, 'VSPHERE.LOCAL\\alice', PEOPLE.alice.password)).body) as string;
     const who = await h.app.inject({ method: 'GET', url: '/api/admin/v1/sessions', headers: { 'x-hm-authorization': vc } });
-    assert.equal(json(who).data.user.username, 'alice');
+    assert.equal(who.statusCode, 200, who.body);
+    // One person: HCX names the vCenter session's user exactly as it names its own vsphere login of alice.
+    const hcxOwn = await h.app.inject({ method: 'GET', url: '/api/admin/v1/sessions', headers: { 'x-hm-authorization': String(hcx.headers['x-hm-authorization']) } });
+    assert.equal(json(who).data.user.username, json(hcxOwn).data.user.username);
+    assert.match(json(who).data.user.username, /alice/);
   });
 
   it('answers 503 SERVICE_UNAVAILABLE (no host, no port) while the directory is down, and logs in again once it is back', async () => {
@@ -128,20 +135,25 @@ describe('vCenter logins through the directory (vcenter.domains: { vsphere.local
   });
 });
 
-describe('vCenter logins through the directory with the default vcenter section (names passed as typed)', () => {
+describe('vCenter logins through the directory with the default vcenter section and identity.domains', () => {
   let h: Harness;
   before(async () => {
-    h = await harness({ overrides: { 'identity.ldap': ldapConfig({ domains: ['vsphere.local'] }) } });
+    h = await harness({ overrides: { 'identity.domains': ['vsphere.local', 'VSPHERE.LOCAL'], 'identity.ldap': ldapConfig({ domains: ['corp.example'] }) } });
   });
   after(() => h.close());
 
-  it('lets the directory judge the domain (identity.ldap.domains): vsphere.local accepted, another refused', async () => {
-    const ok = await login(h, `alice${AT}vsphere.local`, PEOPLE.alice.password);
-    assert.equal(ok.statusCode, 201, ok.body);
-    const s = await h.p.sessions.authenticate(JSON.parse(ok.body) as string, false);
-    assert.equal(s?.username, `alice${AT}vsphere.local`, 'the name as typed (canonical names are the identity layer\'s)');
-    const get = await h.app.inject({ method: 'GET', url: '/api/session', headers: { 'vmware-api-session-id': JSON.parse(ok.body) as string } });
-    assert.equal(json(get).user, `alice${AT}vsphere.local`);
+  it('passes names as typed: the directory accepts the configured domains, all one person, shown under the first domain', async () => {
+    const names = new Set<string>();
+    for (const typed of [`alice${AT}vsphere.local`, 'VSPHERE.LOCAL\\alice', `alice${AT}corp.example`, 'CORP.EXAMPLE\\alice', 'alice']) {
+      const ok = await login(h, typed, PEOPLE.alice.password);
+      assert.equal(ok.statusCode, 201, `${typed}: ${ok.body}`);
+      const token = JSON.parse(ok.body) as string;
+      names.add((await h.p.sessions.authenticate(token, false))!.username);
+      const get = await h.app.inject({ method: 'GET', url: '/api/session', headers: { 'vmware-api-session-id': token } });
+      assert.equal(get.statusCode, 200, get.body);
+      assert.equal(json(get).user, `alice${AT}vsphere.local`);
+    }
+    assert.equal(names.size, 1, `one identity for every spelling: ${[...names].join(', ')}`);
     const bad = await login(h, `alice${AT}other.example`, PEOPLE.alice.password);
     assert.deepEqual(json(bad), API_401);
   });

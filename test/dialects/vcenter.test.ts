@@ -254,6 +254,20 @@ describe('vCenter dialect: /api/session', () => {
     }
   });
 
+  it('never logs a password, a session id or its hash (after every call above)', async () => {
+    const token = await create();
+    await h.app.inject({ method: 'GET', url: API, headers: { 'vmware-api-session-id': token } });
+    await h.app.inject({ method: 'DELETE', url: API, headers: { 'vmware-api-session-id': token } });
+    await h.app.inject({ method: 'POST', url: API, headers: { authorization: basic(ADMIN.username, 'Wrong-Secret-7') } });
+    const text = h.logger.text();
+    assert.match(text, /"dialect":"vcenter"/, 'the vCenter logins are logged');
+    for (const secret of [ADMIN.password, NEWBIE.password, 'Wrong-Secret-7', token, Buffer.from(`${ADMIN.username}:${ADMIN.password}`).toString('base64')]) {
+      assert.ok(!text.includes(secret), `a secret is in the log: ${secret.slice(0, 4)}…`);
+    }
+    const s = (await h.p.sessions.listSessions({ username: ADMIN.username }))[0]!;
+    assert.ok(!text.includes(s.tokenHash.toString('hex')) && !text.includes(s.tokenHash.toString('base64')), 'no token hash in the log');
+  });
+
   it('uses the directory by default: with none configured a login is 503 SERVICE_UNAVAILABLE, not a 500', async () => {
     const h2 = await harness();
     try {
@@ -354,12 +368,14 @@ describe('vCenter configuration', () => {
     assert.equal(loadConfig({ env: { PORTCULLIS_VCENTER_PROVIDER: '[local, ldap]' } }).vcenter.provider, 'local,ldap');
     const d = loadConfig({ env: {} }).vcenter;
     assert.deepEqual({ provider: d.provider, domains: d.domains, enabled: d.enabled }, { provider: 'ldap', domains: {}, enabled: true });
+    assert.deepEqual(loadConfig({ env: {}, overrides: { 'vcenter.domains': { 'corp.example': ['local', 'ldap'] } } }).vcenter.domains, { 'corp.example': 'local,ldap' });
   });
 
   it('rejects a bad domain, a domain listed twice in two cases and an unknown key, naming the key', async () => {
     const { loadConfig, ConfigError } = await import('../../src/config.js');
     assert.throws(() => loadConfig({ env: {}, overrides: { 'vcenter.domains': { 'bad domain!': 'local' } } }), (e: Error) => e instanceof ConfigError && /vcenter\.domains/.test(e.message));
     assert.throws(() => loadConfig({ env: {}, overrides: { 'vcenter.domains': { 'vsphere.local': 'local', 'VSPHERE.LOCAL': 'ldap' } } }), /vcenter\.domains: must not list a domain twice/);
+    assert.throws(() => loadConfig({ env: {}, overrides: { 'vcenter.domains': ['vsphere.local'] } }), /vcenter\.domains/, 'a list is identity.domains\' job');
     assert.throws(() => loadConfig({ env: {}, overrides: { 'vcenter.cookie': true } }), /vcenter/);
   });
 
@@ -427,5 +443,35 @@ describe('vCenter: busy and unavailable (503 SERVICE_UNAVAILABLE + Retry-After),
     assertRetry(await h.app.inject({ method: 'POST', url: `${REST}?~action=get`, headers: { 'vmware-api-session-id': token } }), '2', true);
     for (const r of restore.splice(0).reverse()) r();
     assert.equal((await h.app.inject({ method: 'GET', url: API, headers: { 'vmware-api-session-id': token } })).statusCode, 200);
+  });
+});
+
+describe('vCenter user names (names.ts)', () => {
+  it('splits user@domain at the last @ and DOMAIN\\user at the first backslash', async () => {
+    const { splitDomain } = await import('../../src/dialects/vcenter/names.js');
+    assert.deepEqual(splitDomain('a@b@vsphere.local'), { user: 'a@b', domain: 'vsphere.local' });
+    assert.deepEqual(splitDomain('CORP\\a\\b'), { user: 'a\\b', domain: 'CORP' });
+    assert.deepEqual(splitDomain('@vsphere.local'), { user: '@vsphere.local', domain: '' });
+    assert.deepEqual(splitDomain('plain'), { user: 'plain', domain: '' });
+  });
+
+  it('routes a listed domain (ignoring case) to its source without the domain, anything else as typed to the fallback', async () => {
+    const { mapUsername } = await import('../../src/dialects/vcenter/names.js');
+    const domains = { 'vsphere.local': 'local', 'corp.example': 'ldap' };
+    assert.deepEqual(mapUsername('VSPHERE.LOCAL\\admin', 'ldap', domains), { provider: 'local', username: 'admin' });
+    assert.deepEqual(mapUsername('bob@Corp.Example', 'local', domains), { provider: 'ldap', username: 'bob' });
+    assert.deepEqual(mapUsername('bob@other.example', 'ldap', domains), { provider: 'ldap', username: 'bob@other.example' });
+    assert.deepEqual(mapUsername('bob', 'ldap', domains), { provider: 'ldap', username: 'bob' });
+  });
+
+  it('shows a name fully qualified by its source\'s domain, a source-qualified identity under that domain, others as stored', async () => {
+    const { domainDisplay } = await import('../../src/dialects/vcenter/names.js');
+    const show = domainDisplay({ 'vsphere.local': 'local,ldap', 'corp.example': 'ldap' });
+    assert.equal(show('admin', 'local'), 'admin@vsphere.local');
+    assert.equal(show('alice', 'ldap'), 'alice@vsphere.local', 'the first domain whose source it is');
+    assert.equal(show('ldap:alice', 'ldap'), 'alice@vsphere.local');
+    assert.equal(show('pam:root', 'pam'), 'pam:root', 'no domain for pam');
+    assert.equal(show('bob@corp.example', 'ldap'), 'bob@corp.example');
+    assert.equal(show('CORP\\bob', 'ldap'), 'CORP\\bob');
   });
 });

@@ -43,6 +43,8 @@ export interface StoreSet {
   health(): Promise<BackendHealth[]>;
   /** Writes what adapters keep behind (pending "last accessed" times). */
   flush(): Promise<void>;
+  /** Sessions held by the session store (expired ones until the sweep): for the metrics. */
+  countSessions(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -89,6 +91,7 @@ export async function openStores(config: Config, logger: Logger, opts: OpenStore
         }
       },
       flush: async () => store.flushTouches(),
+      countSessions: async () => (store.db.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n,
       close: async () => store.close(),
     };
   }
@@ -159,6 +162,7 @@ export async function openStores(config: Config, logger: Logger, opts: OpenStore
       };
       return Promise.all([probe('postgres', () => pg.ping()), ...(r ? [probe('redis', () => r.ping())] : [])]);
     },
+    countSessions: () => (r ? r.countSessions() : pg.countSessions()),
     flush: async () => {
       await pg.flushTouches();
       await r?.flushTouches();

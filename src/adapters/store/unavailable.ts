@@ -1,3 +1,4 @@
+import { backendOf, metrics } from '../../ports/metrics.js';
 import { CoreError } from '../../core/errors.js';
 
 /** Node and driver error codes that mean "the server is not there / not answering", not "the request was wrong". */
@@ -41,7 +42,11 @@ export async function guarded<T>(backend: string, call: () => Promise<T>): Promi
   try {
     return await call();
   } catch (e) {
-    if (isBackendUnavailable(e)) throw new CoreError('unavailable', `${backend} is unavailable: ${(e as Error).message}`, { cause: e });
+    if (isBackendUnavailable(e)) {
+      const b = backendOf(backend);
+      if (b) metrics().backendError(b, /time(d)? ?out|ETIMEDOUT|57014/i.test(`${(e as Error).message} ${String((e as { code?: unknown }).code)}`) ? 'timeout' : 'error');
+      throw new CoreError('unavailable', `${backend} is unavailable: ${(e as Error).message}`, { cause: e });
+    }
     throw e;
   }
 }

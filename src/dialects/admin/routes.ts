@@ -111,7 +111,7 @@ export function adminDialect(deps: DialectDeps): Dialect {
   }
 
   async function caller(req: FastifyRequest, reply: FastifyReply, opts: { admin: boolean; action?: SessionAction }): Promise<SessionRecord | undefined> {
-    const s = await sessions.authenticate(bearer(req), isUserActivity(req));
+    const s = await sessions.authenticate(bearer(req), isUserActivity(req), 'admin');
     if (!s) return void fail(reply, { code: 'invalid_session' });
     sessions.assertMay(s, opts.action ?? 'use');
     if (opts.admin && !deps.isAdministrator(s.roles)) return void fail(reply, { code: 'forbidden' });

@@ -111,7 +111,7 @@ export function hcxDialect(deps: DialectDeps): Dialect {
   async function caller(req: FastifyRequest, reply: FastifyReply, action: SessionAction = 'use') {
     const token = header(req, TOKEN_HEADER);
     if (token !== undefined) {
-      const session = await sessions.authenticate(token, isUserActivity(req));
+      const session = await sessions.authenticate(token, isUserActivity(req), 'hcx');
       if (!session) return void fail(reply, { code: 'invalid_session' });
       sessions.authorize(session, cfg.allowedRoles, action);
       return { session, principal: session };
@@ -140,7 +140,8 @@ export function hcxDialect(deps: DialectDeps): Dialect {
         async answer(req, requestId) {
           const token = req.headers[TOKEN_HEADER];
           if (typeof token !== 'string') return undefined;
-          const session = await sessions.authenticate(token, isUserActivity(req));
+          // null: not counted here; the fast path counts what it answers, the route what it hands on.
+          const session = await sessions.authenticate(token, isUserActivity(req), null);
           if (!session) return undefined;
           try {
             sessions.authorize(session, cfg.allowedRoles, 'use');

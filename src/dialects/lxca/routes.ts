@@ -38,7 +38,7 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
   /** The live session of the request's session cookie, or a 401 already sent. */
   async function caller(req: FastifyRequest, reply: FastifyReply, opts: { stateChanging: boolean; action?: SessionAction }): Promise<SessionRecord | undefined> {
     const jar = cookies(req);
-    const session = await sessions.authenticate(jar[cfg.sessionCookie], isUserActivity(req));
+    const session = await sessions.authenticate(jar[cfg.sessionCookie], isUserActivity(req), 'lxca');
     if (!session) return void fail(reply, { code: 'invalid_session' });
     sessions.authorize(session, cfg.allowedRoles, opts.action ?? 'use');
     if (opts.stateChanging) {

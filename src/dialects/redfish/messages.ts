@@ -23,6 +23,10 @@ export const BASE_MESSAGES = {
     resolution: 'None.',
   },
   NoOperation: { message: 'The request body submitted contain no data to act upon and no changes to the resource took place.', severity: 'Warning', resolution: 'Add properties in the JSON object and resubmit the request.' },
+  ActionParameterMissing: { message: 'The action %1 requires the parameter %2 to be present in the request body.', severity: 'Critical', resolution: 'Supply the action with the required parameter in the request body when the request is resubmitted.' },
+  ActionParameterUnknown: { message: 'The action %1 was submitted with the invalid parameter %2.', severity: 'Warning', resolution: 'Correct the invalid action parameter and resubmit the request if the operation failed.' },
+  ActionParameterValueTypeError: { message: "The value '%1' for the parameter %2 in the action %3 is of a different type than the parameter can accept.", severity: 'Warning', resolution: 'Correct the value for the parameter in the request body and resubmit the request if the operation failed.' },
+  ActionParameterValueError: { message: 'The value for the parameter %1 in the action %2 is invalid.', severity: 'Warning', resolution: 'Correct the value for the parameter in the request body and resubmit the request if the operation failed.' },
   PropertyUnknown: { message: 'The property %1 is not in the list of valid properties for the resource.', severity: 'Warning', resolution: 'Remove the unknown property from the request body and resubmit the request if the operation failed.' },
   PropertyValueTypeError: { message: "The value '%1' for the property %2 is of a different type than the property can accept.", severity: 'Warning', resolution: 'Correct the value for the property in the request body and resubmit the request if the operation failed.' },
   PropertyValueNotInList: { message: "The value '%1' for the property %2 is not in the list of acceptable values.", severity: 'Warning', resolution: 'Choose a value from the enumeration list that the implementation can support and resubmit the request if the operation failed.' },
@@ -77,6 +81,10 @@ const PROPERTY_ARG: Partial<Record<MessageKey, number>> = {
   PropertyValueTypeError: 1,
   PropertyValueNotInList: 1,
   PropertyValueOutOfRange: 1,
+  ActionParameterMissing: 1,
+  ActionParameterUnknown: 1,
+  ActionParameterValueTypeError: 1,
+  ActionParameterValueError: 0,
 };
 
 /** One entry of `@Message.ExtendedInfo` (Message.v1_1_1). */

@@ -14,6 +14,7 @@ const SESSION_SERVICE = `${REDFISH_ROOT}/SessionService`;
 const SESSIONS = `${SESSION_SERVICE}/Sessions`;
 const ACCOUNT_SERVICE = `${REDFISH_ROOT}/AccountService`;
 const ROLES = `${ACCOUNT_SERVICE}/Roles`;
+const CHANGE_PASSWORD = 'ManagerAccount.ChangePassword';
 
 /** DSP0266's privileges of the predefined roles. */
 type Privilege = 'Login' | 'ConfigureManager' | 'ConfigureUsers' | 'ConfigureSelf' | 'ConfigureComponents';
@@ -260,6 +261,8 @@ export function redfishDialect(deps: DialectDeps): Dialect {
       AccountLockoutCounterResetEnabled: true,
       PasswordExpirationDays: s.MaximumPasswordExpiration > 0 ? s.MaximumPasswordExpiration : null,
       EnforcePasswordHistoryCount: s.MinimumPasswordReuseCycle,
+      // The ChangePassword action is offered, and PATCH of Password works too.
+      RequireChangePasswordAction: false,
       Accounts: { '@odata.id': ACCOUNTS_URI },
       Roles: { '@odata.id': ROLES },
     };
@@ -283,6 +286,7 @@ export function redfishDialect(deps: DialectDeps): Dialect {
       ...(role && { RoleId: role }),
       Locked: locked,
       ...(role && { Links: { Role: { '@odata.id': `${ROLES}/${role}` } } }),
+      Actions: { '#ManagerAccount.ChangePassword': { target: `${accountUri(a.username)}/Actions/${CHANGE_PASSWORD}` } },
     };
   }
 
@@ -516,6 +520,47 @@ export function redfishDialect(deps: DialectDeps): Dialect {
     return send(reply, 200, { ...view, '@Message.ExtendedInfo': [message('AccountModified')] }, { etag: etagOf(view) });
   }
 
+  /**
+   * `ManagerAccount.ChangePassword` {NewPassword, SessionAccountPassword}: the password
+   * of the caller's own account proves it is still the caller. On the own account it
+   * is the user's change (other sessions end, this one stays, must-change cleared); on
+   * another's (ConfigureUsers) it is an administrator's reset, after the caller's
+   * password passed the same checks as a login.
+   */
+  async function changePassword(req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, caller: Caller) {
+    const own = req.params.id === caller.username;
+    if (!own) {
+      gate(caller, 'use');
+      need(caller, 'ConfigureUsers');
+    }
+    const account = await findAccount(req.params.id);
+    const body = objectBody(req.body);
+    const problems: RedfishMessage[] = [];
+    for (const k of properties(body)) if (k !== 'NewPassword' && k !== 'SessionAccountPassword') problems.push(message('ActionParameterUnknown', CHANGE_PASSWORD, k));
+    for (const k of ['NewPassword', 'SessionAccountPassword']) {
+      if (!Object.hasOwn(body, k)) problems.push(message('ActionParameterMissing', CHANGE_PASSWORD, k));
+      else if (typeof body[k] !== 'string') problems.push(message('ActionParameterValueError', k, CHANGE_PASSWORD));
+    }
+    if (problems.length > 0) return fail(400, problems);
+    const next = body.NewPassword as string;
+    const current = body.SessionAccountPassword as string;
+    const ctx = requestContext(req, 'redfish');
+    const wrongCurrent = () => fail(400, [message('ActionParameterValueError', 'SessionAccountPassword', CHANGE_PASSWORD)], 'It is not the password of the account of this session.');
+    try {
+      if (own) {
+        if (!(await accounts.changeOwnPassword(account.username, current, next, caller.session?.id, ctx))) return wrongCurrent();
+      } else {
+        const checked = await sessions.verifyCredentials({ provider: cfg.provider, username: caller.username, password: current, requiredRoles: mappedRoles }, ctx);
+        if (checked.kind !== 'ok') return wrongCurrent();
+        await accounts.setPassword(account.username, next, { mustChange: false }, ctx, caller.username);
+      }
+    } catch (e) {
+      if (isCoreError(e) && e.code === 'invalid_input') return fail(400, [message('ActionParameterValueError', 'NewPassword', CHANGE_PASSWORD)], e.message);
+      throw e;
+    }
+    return send(reply, 200, { '@Message.ExtendedInfo': [message('Success')] });
+  }
+
   async function deleteAccount(req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, caller: Caller) {
     need(caller, 'ConfigureUsers');
     const account = await findAccount(req.params.id);
@@ -633,6 +678,9 @@ export function redfishDialect(deps: DialectDeps): Dialect {
       GET: { auth: true, action: ownAccount, handle: (req, reply, caller) => getAccount(req as FastifyRequest<{ Params: { id: string } }>, reply, caller) },
       PATCH: { auth: true, action: ownAccount, handle: (req, reply, caller) => patchAccount(req as FastifyRequest<{ Params: { id: string } }>, reply, caller) },
       DELETE: { auth: true, handle: (req, reply, caller) => deleteAccount(req as FastifyRequest<{ Params: { id: string } }>, reply, caller) },
+    });
+    resource(`${ACCOUNTS_URI}/:id/Actions/${CHANGE_PASSWORD}`, {
+      POST: { auth: true, action: ownAccount, handle: (req, reply, caller) => changePassword(req as FastifyRequest<{ Params: { id: string } }>, reply, caller) },
     });
     resource(ROLES, {
       GET: { auth: true, handle: async (_req, reply) => send(reply, 200, collection(TYPES.RoleCollection, ROLES, 'Roles Collection', REDFISH_ROLES.map((r) => `${ROLES}/${r}`))) },

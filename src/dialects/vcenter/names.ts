@@ -36,6 +36,9 @@ export function mapUsername(typed: string, fallback: string, domains: Readonly<R
  * How `GET /api/session` names the user: fully qualified, as vCenter does
  * (`administrator@vsphere.local`). A stored name without a domain gets the first
  * domain in `domains` whose source authenticated it; otherwise it is shown as stored.
+ * A name the identity layer qualifies by its source (`ldap:alice` from `ldap`) is
+ * shown under that source's domain instead (`alice@vsphere.local`): the domain is
+ * vCenter's way of naming the source.
  */
 export function domainDisplay(domains: Readonly<Record<string, string>>): (username: string, source: string) => string {
   const bySource = new Map<string, string>();
@@ -45,6 +48,8 @@ export function domainDisplay(domains: Readonly<Record<string, string>>): (usern
   return (username, source) => {
     if (username.includes('@') || username.includes('\\')) return username;
     const domain = bySource.get(source);
-    return domain === undefined ? username : `${username}@${domain}`;
+    if (domain === undefined) return username;
+    const bare = username.startsWith(`${source}:`) ? username.slice(source.length + 1) : username;
+    return `${bare}@${domain}`;
   };
 }

@@ -5,6 +5,7 @@ import type { SessionRecord } from '../../ports/store.js';
 import { basicCredentials, header, isUserActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
 import { vcenterRenderer } from './envelope.js';
+import { configuredDomains } from '../../config/identity.js';
 import { domainDisplay, mapUsername } from './names.js';
 
 /** The header vCenter clients send the session id in (govmomi's `internal.SessionCookieName`). */
@@ -44,7 +45,8 @@ export function vcenterDialect(deps: DialectDeps): Dialect {
   const cfg = config.vcenter;
   const renderer = vcenterRenderer;
   const fail = (reply: FastifyReply, problem: Problem) => sendProblem(reply, renderer, problem);
-  const display = domainDisplay(cfg.domains);
+  // Shown names: identity.domains (the one list) qualify `provider`'s users, a routed domain its source's.
+  const display = domainDisplay({ ...Object.fromEntries(configuredDomains(config.identity).map((d) => [d, cfg.provider])), ...cfg.domains });
 
   /** `Session.Info`: the same keys and types on both APIs (the older one wraps it in `value`). */
   function info(s: SessionRecord) {

@@ -164,6 +164,12 @@ export class PostgresStore implements AccountStore, SessionStore, SessionLimitSt
     await this.query('SELECT 1');
   }
 
+  /** Sessions held (expired ones until the sweep deletes them): for the metrics, off the request path. */
+  async countSessions(): Promise<number> {
+    const r = await this.query('SELECT count(*)::int AS n FROM sessions');
+    return (r.rows[0] as { n: number }).n;
+  }
+
   private query(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
     return guarded('PostgreSQL', () => this.pool.query(sql, params));
   }

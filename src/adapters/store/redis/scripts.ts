@@ -227,35 +227,6 @@ return count
 `;
 
 /**
- * ARGV: prefix, scope, now, windowMs, limit, max. The counters of one scope alive at
- * `now` (as getLoginFailures reads them), most failures first, then by subject; looks
- * at no more than `max` members of the index. Returns {subject, count, first, lock, ...}.
- */
-export const LIST_FAILURES = `${COMMON}
-local scope, now, window, limit, max = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local prefix = scope .. ':'
-local rows = {}
-for _, member in ipairs(redis.call('ZRANGE', P .. 'fi', 0, max - 1)) do
-  if string.sub(member, 1, #prefix) == prefix then
-    local v = redis.call('HMGET', P .. 'f:' .. member, 'count', 'first', 'lock')
-    if v[1] then
-      local count, first, lock = tonumber(v[1]), tonumber(v[2]), tonumber(v[3])
-      local alive
-      if lock ~= 0 then alive = lock > now else alive = now < first + window end
-      if alive then rows[#rows + 1] = {string.sub(member, #prefix + 1), count, v[2], v[3]} end
-    end
-  end
-end
-table.sort(rows, function(a, b) if a[2] ~= b[2] then return a[2] > b[2] end return a[1] < b[1] end)
-local out = {}
-for i = 1, math.min(#rows, limit) do
-  local r = rows[i]
-  out[#out + 1] = r[1]; out[#out + 1] = r[2]; out[#out + 1] = r[3]; out[#out + 1] = r[4]
-end
-return out
-`;
-
-/**
  * Schema 1 (canonical identities), sessions: ARGV prefix, then ids. Ends every
  * session not made by a local account, and local ones whose name reads as
  * qualified (`ldap:x`): those names were typed, not canonical. Returns how many.
@@ -309,4 +280,33 @@ if cur and tonumber(cur) >= tonumber(ARGV[4]) then return 0 end
 redis.call('HSET', key, ARGV[3], ARGV[4])
 redis.call('ZADD', P .. 'si', ARGV[4], ARGV[2] .. '\\n' .. ARGV[3])
 return 1
+`;
+
+/**
+ * ARGV: prefix, scope, now, windowMs, limit, max. The counters of one scope alive at
+ * `now` (as getLoginFailures reads them), most failures first, then by subject; looks
+ * at no more than `max` members of the index. Returns {subject, count, first, lock, ...}.
+ */
+export const LIST_FAILURES = `${COMMON}
+local scope, now, window, limit, max = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local prefix = scope .. ':'
+local rows = {}
+for _, member in ipairs(redis.call('ZRANGE', P .. 'fi', 0, max - 1)) do
+  if string.sub(member, 1, #prefix) == prefix then
+    local v = redis.call('HMGET', P .. 'f:' .. member, 'count', 'first', 'lock')
+    if v[1] then
+      local count, first, lock = tonumber(v[1]), tonumber(v[2]), tonumber(v[3])
+      local alive
+      if lock ~= 0 then alive = lock > now else alive = now < first + window end
+      if alive then rows[#rows + 1] = {string.sub(member, #prefix + 1), count, v[2], v[3]} end
+    end
+  end
+end
+table.sort(rows, function(a, b) if a[2] ~= b[2] then return a[2] > b[2] end return a[1] < b[1] end)
+local out = {}
+for i = 1, math.min(#rows, limit) do
+  local r = rows[i]
+  out[#out + 1] = r[1]; out[#out + 1] = r[2]; out[#out + 1] = r[3]; out[#out + 1] = r[4]
+end
+return out
 `;
