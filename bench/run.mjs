@@ -14,7 +14,6 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DURATION, REPEATS, cli, fmt, freePort, load, pinning, repeated, root, start, stop, withSpread } from './lib.mjs';
 import { connect } from 'node:net';
-import { writeFileSync } from 'node:fs';
 import { b6 } from './cluster.mjs';
 import { b7 } from './flood.mjs';
 
