@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_toolchain
 ensure_test_servers
+ensure_browser
 ensure_redfish_clients
 ensure_node_modules
 build

@@ -65,6 +65,11 @@ ensure_redfish_clients() {
   apt_install redfishtool python3-sushy
 }
 
+# A headless browser for the /docs viewer test (test/openapi/viewer.test.ts).
+ensure_browser() {
+  apt_install chromium
+}
+
 # Compiles the PAM helper (src/adapters/identity/pam/helper.c) into dist/bin, from source.
 build_pam_helper() {
   local src=src/adapters/identity/pam/helper.c out=dist/bin/portcullis-pam-helper

@@ -19,6 +19,7 @@ import { openPortcullis, type Portcullis } from './service.js';
 import { SchemaVersionError } from './adapters/store/sqlite/store.js';
 import { PgSchemaVersionError } from './adapters/store/postgres/store.js';
 import { exportData, importData, ExportFormatError } from './transfer.js';
+import { registerOpenapiCommand } from './cli/openapi.js';
 import { CliError, testingCommands } from './cli/testing.js';
 import { registerSourceCommands } from './cli/source.js';
 
@@ -421,6 +422,7 @@ export function program(): Command {
       });
     });
 
+  registerOpenapiCommand(root);
   testingCommands(root, (cmd) => configFrom(cmd));
   return root;
 }

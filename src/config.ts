@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { docsSchema } from './config/docs.js';
 import { redfishConfigSchema } from './config/redfish.js';
 import { metricsSchema } from './config/metrics.js';
 import { lifecycleSchema } from './config/lifecycle.js';
@@ -391,6 +392,7 @@ export const configSchema = z
     metrics: metricsSchema,
     lifecycle: lifecycleSchema,
     auditSinks: auditSinksSchema,
+    docs: docsSchema,
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -450,6 +452,7 @@ export const envKeys: Record<string, string[]> = {
   PORTCULLIS_METRICS_PORT: ['metrics', 'port'],
   PORTCULLIS_INACTIVITY_TIMEOUT_MINUTES: ['session', 'inactivityTimeoutMinutes'],
   PORTCULLIS_ABSOLUTE_TIMEOUT_MINUTES: ['session', 'absoluteTimeoutMinutes'],
+  PORTCULLIS_DOCS_ACCESS: ['docs', 'access'],
   PORTCULLIS_VCENTER_PROVIDER: ['vcenter', 'provider'],
 };
 

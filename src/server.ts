@@ -14,6 +14,9 @@ import type { Server as HttpsServer } from 'node:https';
 import { tlsReloader, type TlsReloader } from './runtime/tls-reload.js';
 import type { MetricsHandle } from './metrics/start.js';
 import { tlsFiles, tlsMaterial } from './tls.js';
+import { packageRoot } from './adapters/identity/pam/helper-path.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { TESTING_PREFIX, newControlToken, registerClientTesting } from './testing/http.js';
 import { writeControlFile } from './testing/control-file.js';
 import { Recorder } from './testing/recorder.js';
@@ -29,10 +32,22 @@ export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
   return list;
 }
 
+/** The package's root and version, for the API documents (read once). */
+const PACKAGE = (() => {
+  const root = packageRoot();
+  let version = '0.0.0';
+  try {
+    if (root) version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    // a damaged package.json only costs the documents their version
+  }
+  return { version, root };
+})();
+
 /** Assembles the HTTP app on a Portcullis core: the shared piece of `serve` and the tests. */
 export function createApp(p: Portcullis, logger: Logger, tls?: { key: string; cert: string }, testing?: { controlToken: string; recorder?: Recorder | undefined }): FastifyInstance {
   const deps: DialectDeps = { sessions: p.sessions, accounts: p.accounts, settings: p.settings, audit: p.audit, config: p.config, clock: p.clock, isAdministrator: p.isAdministrator };
-  const app = buildApp({ deps, dialects: enabledDialects(p.config, deps), logger, tls, fastPath: !p.testing });
+  const app = buildApp({ deps, dialects: enabledDialects(p.config, deps), logger, tls, fastPath: !p.testing, packageInfo: PACKAGE });
   if (p.testing) {
     registerClientTesting(app, {
       testing: p.testing,

@@ -10,6 +10,7 @@ import { ManualClock, type Clock } from '../src/ports/clock.js';
 import { createApp } from '../src/server.js';
 import { openPortcullis, type Portcullis } from '../src/service.js';
 import type { SqliteStore } from '../src/adapters/store/sqlite/store.js';
+import { checkDrift, DriftChecker } from './openapi/drift.js';
 
 /** A logger that keeps every line, so tests can assert what was (and was not) logged. */
 export class RecordingLogger implements Logger {
@@ -37,6 +38,8 @@ export interface Harness {
   app: FastifyInstance;
   clock: Clock;
   logger: RecordingLogger;
+  /** Checks every `app.inject` response against the dialects' OpenAPI documents (docs/openapi.md); not installed in client-testing mode. */
+  drift: DriftChecker;
   close(): Promise<void>;
 }
 
@@ -64,12 +67,16 @@ export async function harness(opts: { overrides?: Record<string, unknown>; clock
   const p = Object.assign(opened, { store: opened.stores.durable as SqliteStore });
   const app = createApp(p, logger);
   await app.ready();
+  // Every response a test receives is held against the documents: they cannot drift from the code.
+  // Not in client-testing mode, whose fault rules answer what they are told to (any status, dropped or cut bodies).
+  const drift = opened.testing ? new DriftChecker(app) : checkDrift(app);
   return {
     config,
     p,
     app,
     clock,
     logger,
+    drift,
     async close() {
       await app.close();
       await p.close();

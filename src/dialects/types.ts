@@ -7,6 +7,7 @@ import type { AuditService } from '../core/audit.js';
 import type { SettingsService } from '../core/settings.js';
 import type { Clock } from '../ports/clock.js';
 import type { DialectRenderer } from '../http/common.js';
+import type { DialectDocInfo } from '../http/openapi.js';
 
 /** What a dialect may use: the core's use cases and the configuration, never a store. */
 export interface DialectDeps {
@@ -45,4 +46,6 @@ export interface Dialect extends DialectRenderer {
   register(app: FastifyInstance, deps: DialectDeps): void;
   /** Routes served on the fast path, if any. */
   fastRoutes?: FastRoute[];
+  /** The header of the dialect's OpenAPI document; its routes (by `config.dialect`) make the rest (docs/openapi.md). */
+  openapi?: DialectDocInfo;
 }

@@ -10,6 +10,8 @@ import type { Dialect, DialectDeps } from '../dialects/types.js';
 import { metrics, type RouteObserver } from '../ports/metrics.js';
 import { securityHeaders, sendProblem, TransportError, type DialectRenderer, type Problem } from './common.js';
 import { holdReads, limitConnectionsPerSource } from './flood.js';
+import { registerDocs } from './docs.js';
+import { documentOnlySerializer, recordRoutes, type DialectDocInfo } from './openapi.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -30,6 +32,8 @@ export interface AppOptions {
   logger: Logger;
   /** PEM key and certificate; absent = plain HTTP. */
   tls?: { key: string; cert: string } | undefined;
+  /** The package's version (the documents' info.version) and root (where docs/ is). */
+  packageInfo?: { version: string; root: string | undefined };
   /** Serve the dialects' fast routes before Fastify (default true; off when every request must pass the hooks, as in client-testing mode). */
   fastPath?: boolean;
 }
@@ -292,8 +296,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
 
   app.decorate('fastPath', fastStats);
+  // Response schemas document the routes (OpenAPI); the bytes stay the handlers' own (key order, every key).
+  app.setSerializerCompiler(documentOnlySerializer);
+  recordRoutes(app, new Map(dialects.flatMap((d): [string, DialectDocInfo][] => (d.openapi ? [[d.name, d.openapi]] : []))), opts.packageInfo?.version ?? '0.0.0', (path) => dialectOfPath(path).name);
   app.decorate('rendererFor', dialectOf);
   for (const d of dialects) d.register(app, deps);
+  registerDocs(app, deps, { renderer: byName.get('admin') ?? fallback, packageRoot: opts.packageInfo?.root });
   return app;
 }
 

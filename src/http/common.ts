@@ -3,14 +3,8 @@ import type { ErrorCode } from '../core/errors.js';
 import type { RequestContext } from '../core/sessions.js';
 
 /** Failures the HTTP layer itself detects, before or beside the core. */
-export type TransportCode =
-  | 'no_route'
-  | 'method_not_allowed'
-  | 'uri_too_long'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'header_too_large'
-  | 'timeout';
+export const transportCodes = ['no_route', 'method_not_allowed', 'uri_too_long', 'payload_too_large', 'unsupported_media_type', 'header_too_large', 'timeout'] as const;
+export type TransportCode = (typeof transportCodes)[number];
 export type ProblemCode = ErrorCode | TransportCode;
 
 /** A failure to render in a dialect's envelope. */

@@ -5,6 +5,7 @@ import { idParams, passwordChangeBody, settingsBody } from '../../http/schemas.j
 import type { SessionRecord } from '../../ports/store.js';
 import { header, isoSeconds, isUserActivity, requestContext, sendProblem, type DialectRenderer, type Problem, type ProblemCode } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
+import { adminDocs } from './openapi.js';
 
 /** Where the administration API lives; no vendor path starts with it. */
 export const ADMIN_PREFIX = '/portcullis/api/v1';
@@ -103,6 +104,7 @@ export function sessionJson(s: SessionRecord) {
 export function adminDialect(deps: DialectDeps): Dialect {
   const { sessions, accounts, settings, audit } = deps;
   const fail = (reply: FastifyReply, problem: Problem) => sendProblem(reply, adminRenderer, problem);
+  const docs = adminDocs(adminRenderer);
 
   function bearer(req: FastifyRequest): string | undefined {
     const auth = header(req, 'authorization');
@@ -120,19 +122,20 @@ export function adminDialect(deps: DialectDeps): Dialect {
 
   return {
     ...adminRenderer,
+    openapi: docs.info,
     register(app: FastifyInstance) {
       const route = { config: { dialect: 'admin' } };
       const P = ADMIN_PREFIX;
       const ctx = (req: FastifyRequest) => requestContext(req, 'admin');
 
-      app.delete(`${P}/session`, route, async (req, reply) => {
+      app.delete(`${P}/session`, { ...route, schema: docs.logout }, async (req, reply) => {
         const me = await caller(req, reply, { admin: false, action: 'logout' });
         if (!me) return reply;
         await sessions.logout(me, ctx(req));
         return { ok: true };
       });
 
-      app.put<{ Body: { currentPassword: string; newPassword: string } }>(`${P}/password`, { ...route, schema: { body: passwordChangeBody } }, async (req, reply) => {
+      app.put<{ Body: { currentPassword: string; newPassword: string } }>(`${P}/password`, { ...route, schema: { body: { ...passwordChangeBody, examples: docs.bodyExamples.password }, ...docs.password } }, async (req, reply) => {
         const me = await caller(req, reply, { admin: false, action: 'change_password' });
         if (!me) return reply;
         if (!(await accounts.changeOwnPassword(me.username, req.body.currentPassword, req.body.newPassword, me.id, ctx(req)))) {
@@ -141,13 +144,13 @@ export function adminDialect(deps: DialectDeps): Dialect {
         return { ok: true };
       });
 
-      app.get<{ Querystring: { user?: string } }>(`${P}/sessions`, { ...route, schema: { querystring: sessionsQuery } }, async (req, reply) => {
+      app.get<{ Querystring: { user?: string } }>(`${P}/sessions`, { ...route, schema: { querystring: sessionsQuery, ...docs.sessions } }, async (req, reply) => {
         if (!(await caller(req, reply, { admin: true }))) return reply;
         const list = await sessions.listSessions(req.query.user !== undefined ? { username: req.query.user } : undefined);
         return { sessions: list.map(sessionJson) };
       });
 
-      app.delete<{ Params: { id: string } }>(`${P}/sessions/:id`, { ...route, schema: { params: idParams } }, async (req, reply) => {
+      app.delete<{ Params: { id: string } }>(`${P}/sessions/:id`, { ...route, schema: { params: idParams, ...docs.revoke } }, async (req, reply) => {
         const me = await caller(req, reply, { admin: true });
         if (!me) return reply;
         if (!(await sessions.revokeSession(req.params.id, ctx(req), me.username))) {
@@ -156,13 +159,13 @@ export function adminDialect(deps: DialectDeps): Dialect {
         return { ok: true };
       });
 
-      app.delete<{ Params: { name: string } }>(`${P}/users/:name/sessions`, { ...route, schema: { params: nameParams } }, async (req, reply) => {
+      app.delete<{ Params: { name: string } }>(`${P}/users/:name/sessions`, { ...route, schema: { params: nameParams, ...docs.revokeUser } }, async (req, reply) => {
         const me = await caller(req, reply, { admin: true });
         if (!me) return reply;
         return { ended: await sessions.revokeUserSessions(req.params.name, ctx(req), me.username) };
       });
 
-      app.post<{ Params: { name: string } }>(`${P}/users/:name/unlock`, { ...route, schema: { params: nameParams } }, async (req, reply) => {
+      app.post<{ Params: { name: string } }>(`${P}/users/:name/unlock`, { ...route, schema: { params: nameParams, ...docs.unlock } }, async (req, reply) => {
         const me = await caller(req, reply, { admin: true });
         if (!me) return reply;
         return { username: req.params.name, wasLocked: await accounts.unlock(req.params.name, ctx(req), me.username) };
@@ -170,7 +173,7 @@ export function adminDialect(deps: DialectDeps): Dialect {
 
       app.put<{ Params: { name: string }; Body: { password: string; mustChange?: boolean } }>(
         `${P}/users/:name/password`,
-        { ...route, schema: { params: nameParams, body: resetPasswordBody } },
+        { ...route, schema: { params: nameParams, body: { ...resetPasswordBody, examples: docs.bodyExamples.reset }, ...docs.reset } },
         async (req, reply) => {
           const me = await caller(req, reply, { admin: true });
           if (!me) return reply;
@@ -180,12 +183,12 @@ export function adminDialect(deps: DialectDeps): Dialect {
         },
       );
 
-      app.get(`${P}/settings`, route, async (req, reply) => {
+      app.get(`${P}/settings`, { ...route, schema: docs.getSettings }, async (req, reply) => {
         if (!(await caller(req, reply, { admin: true }))) return reply;
         return { settings: await settings.get() };
       });
 
-      app.put<{ Body: Record<string, number> }>(`${P}/settings`, { ...route, schema: { body: settingsBody } }, async (req, reply) => {
+      app.put<{ Body: Record<string, number> }>(`${P}/settings`, { ...route, schema: { body: { ...settingsBody, examples: docs.bodyExamples.settings }, ...docs.putSettings } }, async (req, reply) => {
         const me = await caller(req, reply, { admin: true });
         if (!me) return reply;
         const r = await settings.set(req.body);
@@ -195,7 +198,7 @@ export function adminDialect(deps: DialectDeps): Dialect {
 
       app.get<{ Querystring: { user?: string; kind?: string; since?: string; limit?: string } }>(
         `${P}/audit`,
-        { ...route, schema: { querystring: auditQuery } },
+        { ...route, schema: { querystring: auditQuery, ...docs.audit } },
         async (req, reply) => {
           if (!(await caller(req, reply, { admin: true }))) return reply;
           const q = req.query;

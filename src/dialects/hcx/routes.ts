@@ -6,6 +6,7 @@ import type { SessionRecord } from '../../ports/store.js';
 import { basicCredentials, header, isUserActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
 import { head, hcxRenderer } from './envelope.js';
+import { hcxDocs } from './openapi.js';
 
 const TOKEN_HEADER = 'x-hm-authorization';
 
@@ -37,6 +38,8 @@ export function hcxDialect(deps: DialectDeps): Dialect {
   const renderer = hcxRenderer(() => clock.now());
   const cfg = config.hcx;
   const fail = (reply: FastifyReply, problem: Problem) => sendProblem(reply, renderer, problem);
+  const docs = hcxDocs(Object.keys(cfg.authTypes));
+  const body = docs.loginBody(loginBody);
 
   function command(body: LoginBody): LoginCommand {
     const authType = body.authType ?? 'local';
@@ -132,6 +135,7 @@ export function hcxDialect(deps: DialectDeps): Dialect {
 
   return {
     ...renderer,
+    openapi: docs.info,
     fastRoutes: [
       {
         // The session check every HCX client polls: the same 200 as the route below, without Fastify's request cycle.
@@ -155,20 +159,20 @@ export function hcxDialect(deps: DialectDeps): Dialect {
     register(app: FastifyInstance) {
       const route = { config: { dialect: 'hcx' } };
 
-      app.post<{ Body: LoginBody }>('/api/admin/v1/sessions', { ...route, schema: { body: loginBody } }, async (req, reply) => {
+      app.post<{ Body: LoginBody }>('/api/admin/v1/sessions', { ...route, schema: { body, ...docs.login } }, async (req, reply) => {
         const s = await login(req, reply);
         if (!s) return reply;
         reply.header('auth_token_name', TOKEN_HEADER);
         return reply.type('application/json').send(userBody(s, req.id));
       });
 
-      app.get('/api/admin/v1/sessions', route, async (req, reply) => {
+      app.get('/api/admin/v1/sessions', { ...route, schema: docs.whoAmI }, async (req, reply) => {
         const who = await caller(req, reply);
         if (!who) return reply;
         return reply.type('application/json').send(userBody(who.principal, req.id));
       });
 
-      app.delete('/api/admin/v1/sessions', route, async (req, reply) => {
+      app.delete('/api/admin/v1/sessions', { ...route, schema: docs.logout }, async (req, reply) => {
         const who = await caller(req, reply, 'logout');
         if (!who) return reply;
         if (!who.session) {
@@ -179,7 +183,7 @@ export function hcxDialect(deps: DialectDeps): Dialect {
       });
 
       // The older login: 200 with an empty body, the token in the header.
-      app.post<{ Body: LoginBody }>('/hybridity/api/sessions', { ...route, schema: { body: loginBody } }, async (req, reply) => {
+      app.post<{ Body: LoginBody }>('/hybridity/api/sessions', { ...route, schema: { body, ...docs.hybridityLogin } }, async (req, reply) => {
         const s = await login(req, reply);
         if (!s) return reply;
         return reply.code(200).send();

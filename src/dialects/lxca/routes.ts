@@ -7,6 +7,7 @@ import { idParams, passwordChangeBody, settingsBody } from '../../http/schemas.j
 import { header, isoSeconds, isUserActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
 import { SUCCESS_BODY, SUCCESS_MESSAGE, lxcaRenderer } from './envelope.js';
+import { lxcaDocs } from './openapi.js';
 
 const CSRF_COOKIE = 'csrf';
 
@@ -25,6 +26,7 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
   const { sessions, config, clock } = deps;
   const cfg = config.lxca;
   const fail = (reply: FastifyReply, problem: Problem) => sendProblem(reply, lxcaRenderer, problem);
+  const docs = lxcaDocs(cfg.sessionCookie, cfg.failedLoginStatus);
   const secure = true; // Behind a TLS-terminating proxy the client still speaks HTTPS.
   const sessionCookieOptions: SerializeOptions = { path: '/', httpOnly: true, secure, sameSite: 'strict' };
   // Scripts copy the csrf cookie into X-Csrf-Token, so it is readable (not HttpOnly) by design.
@@ -85,10 +87,11 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
 
   return {
     ...lxcaRenderer,
+    openapi: docs.info,
     register(app: FastifyInstance) {
       const route = { config: { dialect: 'lxca' } };
 
-      app.post<{ Body: { UserId: string; password: string } }>('/sessions', { ...route, schema: { body: loginBody } }, async (req, reply) => {
+      app.post<{ Body: { UserId: string; password: string } }>('/sessions', { ...route, schema: { body: { ...loginBody, examples: docs.bodyExamples.login }, ...docs.login } }, async (req, reply) => {
         const result = await sessions.login(
           { provider: cfg.provider, username: req.body.UserId, password: req.body.password, requiredRoles: cfg.allowedRoles },
           requestContext(req, 'lxca'),
@@ -111,7 +114,7 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
         });
       });
 
-      app.get('/sessions', route, async (req, reply) => {
+      app.get('/sessions', { ...route, schema: docs.list }, async (req, reply) => {
         const me = await caller(req, reply, { stateChanging: false });
         if (!me) return reply;
         const all = await sessions.listSessions(deps.isAdministrator(me.roles) ? undefined : { username: me.username });
@@ -123,7 +126,7 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
         });
       });
 
-      app.delete('/sessions', route, async (req, reply) => {
+      app.delete('/sessions', { ...route, schema: docs.logout }, async (req, reply) => {
         const me = await caller(req, reply, { stateChanging: true, action: 'logout' });
         if (!me) return reply;
         await sessions.logout(me, requestContext(req, 'lxca'));
@@ -134,7 +137,7 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
         return reply.type('application/json').send(SUCCESS_BODY);
       });
 
-      app.delete<{ Params: { id: string } }>('/sessions/:id', { ...route, schema: { params: idParams } }, async (req, reply) => {
+      app.delete<{ Params: { id: string } }>('/sessions/:id', { ...route, schema: { params: idParams, ...docs.revoke } }, async (req, reply) => {
         const me = await caller(req, reply, { stateChanging: true });
         if (!me) return reply;
         const target = await sessions.getSession(req.params.id);
@@ -150,7 +153,7 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
       // The caller changes their own password: {"currentPassword", "newPassword"}. Allowed to a session whose password must change.
       app.put<{ Body: { currentPassword: string; newPassword: string } }>(
         '/userAccounts/passwordChange',
-        { ...route, schema: { body: passwordChangeBody } },
+        { ...route, schema: { body: { ...passwordChangeBody, examples: docs.bodyExamples.password }, ...docs.passwordChange } },
         async (req, reply) => {
           const me = await caller(req, reply, { stateChanging: true, action: 'change_password' });
           if (!me) return reply;
@@ -160,14 +163,14 @@ export function lxcaDialect(deps: DialectDeps): Dialect {
         },
       );
 
-      app.get('/userAccountSettings', route, async (req, reply) => {
+      app.get('/userAccountSettings', { ...route, schema: docs.getSettings }, async (req, reply) => {
         const me = await caller(req, reply, { stateChanging: false });
         if (!me) return reply;
         if (!deps.isAdministrator(me.roles)) return fail(reply, { code: 'forbidden' });
         return reply.type('application/json').send({ response: await deps.settings.get(), result: 'success', messages: [SUCCESS_MESSAGE] });
       });
 
-      app.put<{ Body: Record<string, number> }>('/userAccountSettings', { ...route, schema: { body: settingsBody } }, async (req, reply) => {
+      app.put<{ Body: Record<string, number> }>('/userAccountSettings', { ...route, schema: { body: { ...settingsBody, examples: docs.bodyExamples.settings }, ...docs.putSettings } }, async (req, reply) => {
         const me = await caller(req, reply, { stateChanging: true });
         if (!me) return reply;
         if (!deps.isAdministrator(me.roles)) return fail(reply, { code: 'forbidden' });

@@ -7,6 +7,7 @@ import type { Dialect, DialectDeps } from '../types.js';
 import { vcenterRenderer } from './envelope.js';
 import { configuredDomains } from '../../config/identity.js';
 import { domainDisplay, mapUsername } from './names.js';
+import { vcenterDocs } from './openapi.js';
 
 /** The header vCenter clients send the session id in (govmomi's `internal.SessionCookieName`). */
 export const SESSION_HEADER = 'vmware-api-session-id';
@@ -47,6 +48,7 @@ export function vcenterDialect(deps: DialectDeps): Dialect {
   const fail = (reply: FastifyReply, problem: Problem) => sendProblem(reply, renderer, problem);
   // Shown names: identity.domains (the one list) qualify `provider`'s users, a routed domain its source's.
   const display = domainDisplay({ ...Object.fromEntries(configuredDomains(config.identity).map((d) => [d, cfg.provider])), ...cfg.domains });
+  const docs = vcenterDocs(REST_PATH);
 
   /** `Session.Info`: the same keys and types on both APIs (the older one wraps it in `value`). */
   function info(s: SessionRecord) {
@@ -101,25 +103,26 @@ export function vcenterDialect(deps: DialectDeps): Dialect {
 
   return {
     ...renderer,
+    openapi: docs.info,
     fastRoutes: [{ method: 'GET', path: API_PATH, answer: (req) => fastCheck(req) }],
     register(app: FastifyInstance) {
       const route = { config: { dialect: 'vcenter' } };
 
       // The Automation API (vSphere 7.0 U2+): the token as a JSON string, 201.
-      app.post(API_PATH, route, async (req, reply) => {
+      app.post(API_PATH, { ...route, schema: docs.apiCreate }, async (req, reply) => {
         assertNoInput(req.body);
         const token = await create(req, reply);
         if (token === undefined) return reply;
         return reply.code(201).type('application/json').send(JSON.stringify(token));
       });
 
-      app.get(API_PATH, route, async (req, reply) => {
+      app.get(API_PATH, { ...route, schema: docs.apiGet }, async (req, reply) => {
         const s = await caller(req, reply, 'use');
         if (!s) return reply;
         return reply.type('application/json').send(info(s));
       });
 
-      app.delete(API_PATH, route, async (req, reply) => {
+      app.delete(API_PATH, { ...route, schema: docs.apiDelete }, async (req, reply) => {
         const s = await caller(req, reply, 'logout');
         if (!s) return reply;
         await sessions.logout(s, requestContext(req, 'vcenter'));
@@ -127,7 +130,7 @@ export function vcenterDialect(deps: DialectDeps): Dialect {
       });
 
       // The older REST API (vSphere 6.5 – 7.0; govmomi's vapi/rest): values wrapped in {"value": ...}.
-      app.post<{ Querystring: { '~action'?: string } }>(REST_PATH, { ...route, schema: { querystring: restQuery } }, async (req, reply) => {
+      app.post<{ Querystring: { '~action'?: string } }>(REST_PATH, { ...route, schema: { querystring: restQuery, ...docs.restPost } }, async (req, reply) => {
         assertNoInput(req.body); // neither create nor get takes input
         const action = req.query['~action'];
         if (action === 'get') {
@@ -143,13 +146,13 @@ export function vcenterDialect(deps: DialectDeps): Dialect {
         return reply.code(200).type('application/json').send({ value: token });
       });
 
-      app.get(REST_PATH, route, async (req, reply) => {
+      app.get(REST_PATH, { ...route, schema: docs.restGet }, async (req, reply) => {
         const s = await caller(req, reply, 'use');
         if (!s) return reply;
         return reply.type('application/json').send({ value: info(s) });
       });
 
-      app.delete(REST_PATH, route, async (req, reply) => {
+      app.delete(REST_PATH, { ...route, schema: docs.restDelete }, async (req, reply) => {
         const s = await caller(req, reply, 'logout');
         if (!s) return reply;
         await sessions.logout(s, requestContext(req, 'vcenter'));
