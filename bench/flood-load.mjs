@@ -4,7 +4,8 @@
 //     credential stuffing: `sources` attacker addresses 127.0.1.1–127.0.4.250 (the client
 //     sockets are bound to them), each holding `connsPerSource` HTTPS keep-alive connections,
 //     each sending a login guess as soon as the previous answer came (Retry-After ignored).
-//     Every account's guess list has its real password at place 25, beyond the lock bound.
+//     Every account's guess list has its real password at place 30, beyond the lock bound (20);
+//     a guess refused with 503 is sent again later (it was not checked).
 //     Prints "ramped" once every connection is open, then runs `seconds` + 1 more.
 //   node bench/flood-load.mjs prime <port> 0 <accounts>
 //     each real user logs in once from its address and out again (now a known client);
@@ -39,22 +40,46 @@ function attackerAddress(i) {
 async function attack(sources, perSource) {
   const out = { answered: 0, byStatus: {}, guessesSucceeded: 0, connectErrors: 0, closed: 0 };
   const conns = [];
-  let guess = 0;
-  const next = () => {
-    const g = guess++;
-    const account = g % accounts;
-    const place = Math.floor(g / accounts) % 40;
-    const password = place === 25 ? realPassword(account) : `guess-${place}-${g}`;
-    const body = JSON.stringify({ username: `user${account}`, password });
+  // Each real account's guess list is walked in order, at most PER_ACCOUNT guesses in flight (more would only be
+  // refused), a guess refused with 503 (not checked) sent again first: the real password is reached only after
+  // REAL_AT - 1 checked guesses on that account. Connections with no real account free guess names from a
+  // breach list that do not exist here (checked all the same, against a decoy hash).
+  const REAL_AT = 30;
+  const PER_ACCOUNT = 4;
+  const nextPlace = new Array(accounts).fill(0);
+  const inFlight = new Array(accounts).fill(0);
+  const retry = Array.from({ length: accounts }, () => []);
+  let turn = 0;
+  let stuffed = 0;
+  const post = (username, password) => {
+    const body = JSON.stringify({ username, password });
     return `POST /api/admin/v1/sessions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+  };
+  const next = () => {
+    for (let k = 0; k < accounts; k++) {
+      const account = turn++ % accounts;
+      if (inFlight[account] >= PER_ACCOUNT) continue;
+      inFlight[account]++;
+      retry[account].sort((x, y) => y - x);
+      const place = retry[account].length ? retry[account].pop() : nextPlace[account]++ % 40;
+      const password = place === REAL_AT ? realPassword(account) : `guess-${place}-${account}`;
+      return { account, place, req: post(`user${account}`, password) };
+    }
+    const n = stuffed++;
+    return { account: -1, place: -1, req: post(`breach${n % 5000}`, `leaked-${n}`) };
   };
   const open = (i) =>
     new Promise((resolve) => {
       const s = connect({ host: '127.0.0.1', port, localAddress: attackerAddress(i), rejectUnauthorized: false });
       let buf = '';
+      let sent;
+      const send = () => {
+        sent = next();
+        s.write(sent.req);
+      };
       s.setEncoding('latin1');
       s.on('secureConnect', () => {
-        s.write(next());
+        send();
         resolve();
       });
       s.on('data', (d) => {
@@ -70,7 +95,11 @@ async function attack(sources, perSource) {
           out.answered++;
           out.byStatus[status] = (out.byStatus[status] ?? 0) + 1;
           if (status === '200') out.guessesSucceeded++;
-          if (Date.now() < until) s.write(next());
+          if (sent.account >= 0) {
+            inFlight[sent.account]--;
+            if (status === '503') retry[sent.account].push(sent.place);
+          }
+          if (Date.now() < until) send();
           else s.end();
         }
       });

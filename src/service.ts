@@ -81,6 +81,7 @@ export async function openPortcullis(
         maxWaitMs: a.maxWaitMs,
         targetDelayMs: a.targetDelayMs,
         perSourceLimit: config.flood.perSourceLogins,
+        perAccountLimit: config.flood.perAccountLogins,
         perClientLimit: config.flood.perClientLogins,
         newShare: config.flood.newClientShare,
       },

@@ -9,6 +9,8 @@ export const floodSchema = z
   .object({
     /** Logins in progress at once from one source (IPv4 address, IPv6 /64) not known for the account; one more gets 503 at once. */
     perSourceLogins: z.number().int().min(1).max(1000).default(4),
+    /** Logins naming one account from sources not known for it, in progress at once: bounds the guesses checked in parallel. */
+    perAccountLogins: z.number().int().min(1).max(1000).default(4),
     /** Logins in progress at once of one known client ((account, source) pair). */
     perClientLogins: z.number().int().min(1).max(1000).default(16),
     /** Share of the verifications new clients get while known clients also wait (0.05–0.5). */

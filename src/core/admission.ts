@@ -87,6 +87,13 @@ export interface AdmissionOptions {
    * refused at once. Default 4.
    */
   perSourceLimit: number;
+  /**
+   * Logins naming one account from sources not known for it, in progress at once; one
+   * more is refused at once. Default 4. It bounds the guesses checked in parallel, so an
+   * account locks after at most MaximumLoginFailures + perAccountLimit - 1 checked guesses
+   * however many connections an attacker aims at it.
+   */
+  perAccountLimit: number;
   /** Logins of one known client ((account, source) pair) in progress at once; default 16. */
   perClientLimit: number;
   /**
@@ -111,7 +118,7 @@ export interface LoginTicket {
 }
 
 /** Why a login was turned away before any work (counted for the bulk audit). */
-export type RefusalReason = 'source_limit' | 'client_limit' | 'queue_full' | 'wait_too_long';
+export type RefusalReason = 'source_limit' | 'account_limit' | 'client_limit' | 'queue_full' | 'wait_too_long';
 
 /** A refusal before any work: CoreError('busy') that says which rule refused. */
 export class AdmissionRefusal extends CoreError {
@@ -258,6 +265,7 @@ export const ADMISSION_DEFAULTS: Readonly<Omit<AdmissionOptions, 'probe' | 'now'
   intervalMs: 50,
   idleStopMs: 10_000,
   perSourceLimit: 4,
+  perAccountLimit: 4,
   perClientLimit: 16,
   newShare: 0.25,
   knownMinLimit: 0,
@@ -298,7 +306,7 @@ export class AdmissionController {
   private readonly lanes: LaneStats = {
     known: { queued: 0, started: 0 },
     new: { queued: 0, started: 0 },
-    refusedBy: { source_limit: 0, client_limit: 0, queue_full: 0, wait_too_long: 0 },
+    refusedBy: { source_limit: 0, account_limit: 0, client_limit: 0, queue_full: 0, wait_too_long: 0 },
     active: 0,
   };
   private admitted = 0;
@@ -322,7 +330,7 @@ export class AdmissionController {
     };
     if (!(o.minLimit >= 1 && o.maxLimit >= o.minLimit)) throw new RangeError('admission: need 1 <= minLimit <= maxLimit');
     if (!(o.decrease > 0 && o.decrease < 1)) throw new RangeError('admission: decrease must be between 0 and 1');
-    if (!(o.perSourceLimit >= 1 && o.perClientLimit >= 1 && o.newShare > 0 && o.newShare < 1 && o.knownMinLimit >= 0)) {
+    if (!(o.perSourceLimit >= 1 && o.perAccountLimit >= 1 && o.perClientLimit >= 1 && o.newShare > 0 && o.newShare < 1 && o.knownMinLimit >= 0)) {
       throw new RangeError('admission: perSourceLimit and perClientLimit must be >= 1, newShare between 0 and 1, knownMinLimit >= 0');
     }
     if (!(o.maxQueue >= 0 && o.maxWaitMs >= 0 && o.targetDelayMs > 0 && o.minInteractive >= 0 && o.increaseAfter >= 1 && o.intervalMs >= 0)) {
@@ -346,13 +354,14 @@ export class AdmissionController {
       known: { queued: this.known.size, started: this.lanes.known.started },
       new: { queued: this.fresh.size, started: this.lanes.new.started },
       refusedBy: { ...this.lanes.refusedBy },
-      active: this.inProgress.size,
+      active: [...this.inProgress.keys()].filter((k) => !k.startsWith('a:')).length,
     };
   }
 
   /** Sources and known clients with logins in progress now, the busiest first (at most `limit`). */
   activeSources(limit = 100): SourceLoad[] {
     return [...this.inProgress]
+      .filter(([k]) => !k.startsWith('a:'))
       .map(([k, n]) => ({ key: k.slice(2), lane: k.startsWith('k:') ? ('known' as const) : ('new' as const), inProgress: n }))
       .sort((a, b) => b.inProgress - a.inProgress)
       .slice(0, limit);
@@ -382,17 +391,24 @@ export class AdmissionController {
     const keyOf = (k: boolean) => (k ? `k:${ticket.account}\n${ticket.source}` : `n:${ticket.source}`);
     let lane: 'known' | 'new' = known ? 'known' : 'new';
     let key = keyOf(known);
+    const accountKey = `a:${ticket.account}`;
     const held = this.inProgress.get(key) ?? 0;
     if (held >= (known ? this.o.perClientLimit : this.o.perSourceLimit)) throw this.refuse(known ? 'client_limit' : 'source_limit');
+    if (!known && (this.inProgress.get(accountKey) ?? 0) >= this.o.perAccountLimit) throw this.refuse('account_limit');
     this.refuseIfFull(lane);
     this.inProgress.set(key, held + 1);
+    if (!known) this.inProgress.set(accountKey, (this.inProgress.get(accountKey) ?? 0) + 1);
+    const drop = (k: string) => {
+      const n = (this.inProgress.get(k) ?? 1) - 1;
+      if (n <= 0) this.inProgress.delete(k);
+      else this.inProgress.set(k, n);
+    };
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
-      const n = (this.inProgress.get(key) ?? 1) - 1;
-      if (n <= 0) this.inProgress.delete(key);
-      else this.inProgress.set(key, n);
+      drop(key);
+      if (lane === 'new') drop(accountKey);
     };
     return {
       get known() {

@@ -39,9 +39,9 @@ describe('brute-force defence', () => {
 
   beforeEach(async () => {
     clock = new ManualClock(START);
-    // These cases count failures that arrive in parallel from one address; the per-source limit on logins in
-    // progress (test/core/login-scheduling.test.ts) would turn most of them away before they count.
-    h = await harness({ clock, overrides: { trustProxy: true, 'flood.perSourceLogins': 100 } });
+    // These cases count failures that arrive in parallel (from one address, on one account); the limits on logins in
+    // progress per source and per account (test/core/login-scheduling.test.ts) would turn most away before they count.
+    h = await harness({ clock, overrides: { trustProxy: true, 'flood.perSourceLogins': 100, 'flood.perAccountLogins': 100 } });
     await addUser(h, ALICE.username, ALICE.password, ALICE.roles);
     await addUser(h, ROOT.username, ROOT.password, ROOT.roles);
   });

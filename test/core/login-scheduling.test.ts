@@ -101,6 +101,19 @@ describe('login scheduling: no source gets more than its share', () => {
     assert.throws(() => a.admit({ source: '198.51.100.7', account: 'u7' }, false), refusedFor('source_limit'));
   });
 
+  it('refuses the 5th login naming one account from unknown sources, so parallel guesses cannot outrun its lock', () => {
+    const { a } = setup();
+    const passes = Array.from({ length: 4 }, (_, i) => a.admit({ source: `198.51.100.${i}`, account: 'alice' }, false));
+    assert.throws(() => a.admit({ source: '198.51.100.50', account: 'alice' }, false), refusedFor('account_limit'));
+    // The owner, from a place she is known, is not held back; another account is not either.
+    a.admit({ source: '192.0.2.9', account: 'alice' }, true).release();
+    a.admit({ source: '198.51.100.50', account: 'bob' }, false).release();
+    passes[1]!.promote(); // known after all: frees its place among alice's unknown logins
+    a.admit({ source: '198.51.100.51', account: 'alice' }, false);
+    assert.throws(() => a.admit({ source: '198.51.100.52', account: 'alice' }, false), refusedFor('account_limit'));
+    assert.equal(a.laneStats().refusedBy.account_limit, 2);
+  });
+
   it('caps one known client too, at its own (larger) limit', () => {
     const { a } = setup({ perClientLimit: 3 });
     for (let i = 0; i < 3; i++) a.admit({ source: '192.0.2.9', account: 'alice' }, true);

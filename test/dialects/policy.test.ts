@@ -198,8 +198,8 @@ describe('concurrent session limit (MaxConcurrentSessions)', () => {
 
   beforeEach(async () => {
     clock = new ManualClock(START);
-    // Eight parallel logins from one new address: allow them all past the per-source limit, so the session limit decides.
-    h = await harness({ clock, overrides: { 'accountSettings.MaxConcurrentSessions': 2, 'flood.perSourceLogins': 8 } });
+    // Eight parallel logins from one new address: allow them all past the per-source and per-account limits, so the session limit decides.
+    h = await harness({ clock, overrides: { 'accountSettings.MaxConcurrentSessions': 2, 'flood.perSourceLogins': 8, 'flood.perAccountLogins': 8 } });
     await addUser(h, ALICE.username, ALICE.password, ALICE.roles);
   });
   afterEach(() => h.close());

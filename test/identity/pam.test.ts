@@ -168,7 +168,9 @@ describe('PAM logins through HCX authType "local"', () => {
 
 describe('PAM never stalls the service', () => {
   it('keeps session checks fast during a flood of failing PAM logins', async () => {
-    const h = await pamHarness({ maxConcurrent: 2, maxQueue: 1000, timeoutMs: 60_000 });
+    // The flood must reach PAM: lift the per-source and per-account limits on logins in progress (docs/flood-defence.md),
+    // which would otherwise refuse 96 of these 100 at once.
+    const h = await pamHarness({ maxConcurrent: 2, maxQueue: 1000, timeoutMs: 60_000 }, { 'flood.perSourceLogins': 1000, 'flood.perAccountLogins': 1000 });
     try {
       await addUser(h, 'builtin', 'Builtin-Pass-1', ['System Administrator']);
       const login = await hcx(h, 'builtin', 'Builtin-Pass-1', 'builtin');

@@ -32,6 +32,8 @@ for (const layout of ['postgres + redis', 'postgres'] as const) {
       pg = await startPostgres();
       if (layout === 'postgres + redis') redis = await startRedis();
       config = writeNodeConfig(dir.path, {
+        // The parallel-failure case aims 20 at one account at once; the per-account limit on logins in progress would refuse most.
+        flood: { perAccountLogins: 100 },
         store: 'postgres',
         sessions: redis ? 'redis' : 'postgres',
         postgres: { url: await pg.newDatabase() },
