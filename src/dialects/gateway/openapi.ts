@@ -95,7 +95,7 @@ const ENVOY_PATH_PARAM: Json = {
   schema: str,
 };
 
-/** The methods documented for the checks (the routes answer every method; the others, e.g. WebDAV\'s, are answered the same but not documented). */
+/** The methods documented for the checks. The routes answer every method Fastify routes: HEAD is GET's operation, QUERY (not in OpenAPI 3.1) is answered the same but not documented. */
 export const DOCUMENTED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'] as const;
 
 export function gatewayDocs(renderer: DialectRenderer, opts: { basic: boolean; identityHeaders: IdentityHeaderNames; sessionCookie: string }) {
@@ -122,7 +122,8 @@ export function gatewayDocs(renderer: DialectRenderer, opts: { basic: boolean; i
   };
   const locationHeader = (required: boolean) => ({ description: 'The login page, with the return URL as rd= (only to the configured returnDomains, or a path).', required, schema: str });
 
-  function check(conv: Convention, method: string): Json {
+  /** `subtree`: Envoy's path_prefix route with the original path after it (`/ext-authz/{path}`). */
+  function check(conv: Convention, method: string, subtree = false): Json {
     const base = errors(['invalid_session', 'forbidden', 'password_change_required']);
     const r401 = base['401'] as Json & { headers: Record<string, Json>; content: Record<string, Json & { examples: Json }> };
     const media = r401.content['application/json']!;
@@ -159,10 +160,10 @@ export function gatewayDocs(renderer: DialectRenderer, opts: { basic: boolean; i
         'A session is the token of any dialect (Authorization: Bearer, x-hm-authorization, or the XClarity session cookie)' +
         `${opts.basic ? '; HTTP Basic is accepted too (gateway.basic)' : ''}. ` +
         (method === 'GET' ? 'Allowed GET checks are answered before Fastify (the fast path), with the same status and headers.' : 'Proxies that forward the original method (Envoy, or nginx without proxy_method) ask with it.'),
-      operationId: `${conv === 'nginx' ? 'nginxAuthRequest' : conv === 'forward' ? 'forwardAuth' : 'envoyExtAuthz'}${method[0]}${method.slice(1).toLowerCase()}`,
+      operationId: `${conv === 'nginx' ? 'nginxAuthRequest' : conv === 'forward' ? 'forwardAuth' : subtree ? 'envoyExtAuthzPath' : 'envoyExtAuthz'}${method[0]}${method.slice(1).toLowerCase()}`,
       tags: ['forward-auth'],
       security: [...session, {}] as Security,
-      parameters: [...REQUEST_HEADERS[conv], ...CLIENT_HEADERS],
+      parameters: [...(subtree ? [ENVOY_PATH_PARAM] : []), ...REQUEST_HEADERS[conv], ...CLIENT_HEADERS],
       response: responses,
     };
   }
@@ -242,7 +243,6 @@ export function gatewayDocs(renderer: DialectRenderer, opts: { basic: boolean; i
       errorSchema: gatewayErrorSchema,
     } satisfies DialectDocInfo,
     check,
-    envoyPathParam: ENVOY_PATH_PARAM,
     introspect,
   };
 }

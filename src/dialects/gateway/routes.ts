@@ -277,15 +277,13 @@ export function gatewayDialect(deps: DialectDeps): Dialect {
         // A check carries no body the gateway reads: whatever a proxy sends along is ignored (still bounded by bodyLimit).
         scope.removeAllContentTypeParsers();
         scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, undefined));
-        // Every method is checked; the document shows OpenAPI's methods (HEAD is GET's), the others (WebDAV's, QUERY) answer the same, undocumented.
+        // Every method Fastify routes is checked; the document shows OpenAPI's methods (HEAD is GET's); QUERY answers the same, undocumented.
         const checks: [string, Convention][] = [[NGINX_PATH, 'nginx'], [FORWARD_PATH, 'forward'], [ENVOY_PREFIX, 'envoy'], [`${ENVOY_PREFIX}/*`, 'envoy']];
         const others = scope.supportedMethods.filter((m) => m !== 'HEAD' && !(DOCUMENTED_METHODS as readonly string[]).includes(m));
         for (const [url, conv] of checks) {
           const handler = forwardRoute(conv);
           for (const method of DOCUMENTED_METHODS) {
-            const schema = docs.check(conv, method);
-            if (url.endsWith('*')) schema.parameters = [docs.envoyPathParam, ...(schema.parameters as object[])];
-            scope.route({ method, url, ...route, schema, handler });
+            scope.route({ method, url, ...route, schema: docs.check(conv, method, url.endsWith('*')), handler });
           }
           if (others.length > 0) scope.route({ method: others, url, ...route, schema: { hide: true }, handler });
         }
