@@ -103,7 +103,10 @@ export async function load(opts, pid) {
   const cpu1 = pid ? cpuMicros(pid) : 0;
   const n = r.requests.total;
   const bad = r.non2xx + r.errors + r.timeouts;
-  if (bad > 0 && !opts.allowNon2xx) throw new Error(`${opts.url}: ${bad} failed requests of ${n}`);
+  if (bad > 0 && !opts.allowNon2xx) {
+    const codes = Object.entries(r.statusCodeStats ?? {}).map(([c, v]) => `${c}×${v.count}`).join(' ');
+    throw new Error(`${opts.url}: ${bad} failed requests of ${n + r.non2xx} (status ${codes || '-'}; ${r.errors} errors, ${r.timeouts} timeouts)`);
+  }
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, total: n, non2xx: r.non2xx, cpuUs: pid && n ? (cpu1 - cpu0) / n : NaN };
 }
 

@@ -17,8 +17,11 @@ export interface LoadSample {
  */
 export class ActivityMeter {
   private n = 0;
+  /** Every one noted since start (never reset): for a second reader that must not disturb `take()`. */
+  total = 0;
   note(): void {
     this.n++;
+    this.total++;
   }
   /** How many since the previous call. */
   take(): number {

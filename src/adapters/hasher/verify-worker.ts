@@ -1,8 +1,9 @@
 /**
- * A hashing thread: verifies argon2id hashes synchronously, one at a time, at a
- * lower CPU priority than the event loop (Linux: `setpriority` on a thread id
- * applies to that thread only), so a session check waiting for the CPU is run
- * before the rest of a hash.
+ * A hashing thread: verifies argon2id hashes synchronously, one at a time. It
+ * starts at a lower CPU priority than the event loop (Linux: `setpriority` on a
+ * thread id applies to that thread only), so a session check waiting for the CPU
+ * is run before the rest of a hash, and tells the pool its thread id, which
+ * raises it to the event loop's priority while no checks are being served.
  */
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -15,20 +16,24 @@ export interface VerifyRequest {
   password: string;
 }
 
-export interface VerifyReply {
-  id: number;
-  ok: boolean;
-}
+export type VerifyReply = { id: number; ok: boolean } | { tid: number };
 
+let tid = 0;
+try {
+  // "/proc/thread-self" -> "<pid>/task/<tid>".
+  tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+} catch {
+  // Not Linux, or no /proc: the thread keeps the process's priority.
+}
 const nice = Number((workerData as { nice?: number } | undefined)?.nice ?? 0);
-if (nice > 0) {
+if (tid > 0 && nice > 0) {
   try {
-    // "/proc/thread-self" -> "<pid>/task/<tid>".
-    setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), nice);
+    setPriority(tid, nice);
   } catch {
-    // Not Linux, or no /proc: the thread keeps the process's priority.
+    tid = 0;
   }
 }
+if (tid > 0) parentPort!.postMessage({ tid } satisfies VerifyReply);
 
 parentPort!.on('message', (m: VerifyRequest) => {
   let ok = false;

@@ -1,13 +1,15 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, RouteHandlerMethod } from 'fastify';
 import { REDFISH_ROLES, type RedfishRoleId } from '../../config/redfish.js';
 import { isCoreError } from '../../core/errors.js';
 import { MAX_PASSWORD_LENGTH } from '../../core/input.js';
 import type { SessionAction } from '../../core/sessions.js';
+import { openApiPath } from '../../http/openapi.js';
 import { basicCredentials, header, isoSeconds, isUserActivity, requestContext } from '../../http/common.js';
 import { DuplicateAccountError, type Account, type SessionRecord } from '../../ports/store.js';
 import type { Dialect, DialectDeps, FastRoute } from '../types.js';
 import { ACCOUNTS_URI, ODATA_HEADERS, REDFISH_ROOT, WWW_AUTHENTICATE, generalError, redfishRenderer } from './envelope.js';
 import { errorBody, message, shown, type RedfishMessage } from './messages.js';
+import { redfishDocs } from './openapi.js';
 import { METADATA_XML, ODATA_SERVICE_DOCUMENT, REDFISH_VERSION, TYPES, describedBy, etagOf, ifMatchPasses, stableUuid } from './schemas.js';
 
 const SESSION_SERVICE = `${REDFISH_ROOT}/SessionService`;
@@ -614,6 +616,8 @@ export function redfishDialect(deps: DialectDeps): Dialect {
   const ownAccount = (req: FastifyRequest, caller: Caller): SessionAction =>
     (req.params as { id?: string }).id === caller.username ? 'change_password' : 'use';
 
+  const docs = redfishDocs();
+
   function register(app: FastifyInstance) {
     const route = { config: { dialect: 'redfish' } };
     /**
@@ -624,8 +628,13 @@ export function redfishDialect(deps: DialectDeps): Dialect {
       const methods = Object.keys(handlers) as Method[];
       const allow = [...(handlers.GET ? ['GET', 'HEAD'] : []), ...methods.filter((m) => m !== 'GET')].join(', ');
       const urls = path.endsWith('/') ? [path, path.slice(0, -1)] : [path, `${path}/`];
-      for (const url of urls) {
-        for (const m of methods) app.route({ ...route, method: m, url, handler: wrap(handlers[m]!, allow) });
+      for (const [i, url] of urls.entries()) {
+        for (const m of methods) {
+          // The document (src/dialects/redfish/openapi.ts); the other spelling of the path is the same operation without its operationId.
+          const { operationId, ...rest } = (docs.routes[path]?.[m] ?? {}) as FastifySchema;
+          const schema = i === 0 ? { ...rest, operationId } : { ...rest, description: `The same as ${openApiPath(path)}.${rest.description ? ` ${rest.description}` : ''}` };
+          app.route({ ...route, method: m, url, schema, handler: wrap(handlers[m]!, allow) });
+        }
       }
     }
 
@@ -636,6 +645,7 @@ export function redfishDialect(deps: DialectDeps): Dialect {
       ...route,
       method: 'GET',
       url: `${REDFISH_ROOT}/$metadata`,
+      schema: docs.routes[`${REDFISH_ROOT}/$metadata`]!.GET! as FastifySchema,
       handler: async (_req, reply) => reply.code(200).headers({ ...ODATA_HEADERS, allow: 'GET, HEAD' }).type('application/xml; charset=utf-8').send(METADATA_XML),
     });
 
@@ -713,6 +723,6 @@ export function redfishDialect(deps: DialectDeps): Dialect {
     },
   ];
 
-  return { ...redfishRenderer, register, fastRoutes };
+  return { ...redfishRenderer, register, fastRoutes, openapi: docs.info };
 }
 
