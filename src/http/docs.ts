@@ -27,6 +27,7 @@ export const GUIDE_PAGES: Record<string, string> = {
   xclarity: 'XClarity dialect',
   redfish: 'Redfish dialect',
   vcenter: 'vCenter dialect',
+  gateway: 'Gateway: forward-auth and introspection',
   'admin-api': 'Admin API',
   'account-policy': 'Account policy',
   identity: 'Identity sources',
