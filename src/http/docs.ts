@@ -27,6 +27,7 @@ export const GUIDE_PAGES: Record<string, string> = {
   xclarity: 'XClarity dialect',
   redfish: 'Redfish dialect',
   vcenter: 'vCenter dialect',
+  gateway: 'Gateway: forward-auth and introspection',
   'admin-api': 'Admin API',
   'account-policy': 'Account policy',
   identity: 'Identity sources',
@@ -132,9 +133,10 @@ ${ui ? '<script src="/docs/ui/swagger-ui-bundle.js"></script><script src="/docs/
 
   app.get('/docs/init.js', hidden, async (req, reply) => {
     if (!(await allowed(req, reply))) return reply;
-    // The vendor dialects first, Portcullis's own admin API last.
+    // The vendor dialects first, Portcullis's own APIs (the gateway, the admin API) last.
     const names = app.openapi.dialects();
-    const urls = [...names.filter((d) => d !== opts.renderer.name), ...names.filter((d) => d === opts.renderer.name)].map((d) => ({ url: `/docs/${d}/openapi.json`, name: d }));
+    const own = (d: string) => d === 'gateway' || d === opts.renderer.name;
+    const urls = [...names.filter((d) => !own(d)), ...names.filter(own)].map((d) => ({ url: `/docs/${d}/openapi.json`, name: d }));
     const settings = { urls, dom_id: '#swagger-ui', deepLinking: true };
     const js = `window.ui = SwaggerUIBundle(Object.assign(${JSON.stringify(settings)}, { presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'StandaloneLayout' }));\n`;
     return reply.header('content-security-policy', DOCS_CSP).type('text/javascript; charset=utf-8').send(js);

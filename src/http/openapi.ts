@@ -66,6 +66,8 @@ declare module 'fastify' {
     tags?: string[];
     security?: Security;
     parameters?: Record<string, unknown>[];
+    /** An OpenAPI Request Body documented but not validated (a form or JSON body the handler reads itself). */
+    requestBody?: Record<string, unknown>;
     /** In no document (a page of the dialect's envelope that is no part of its API). */
     hide?: boolean;
   }
@@ -115,9 +117,9 @@ export function recordRoutes(app: FastifyInstance, info: Map<string, DialectDocI
 /** Dialects whose routes are pages for browsers (HTML forms), documented in docs/, not in OpenAPI. */
 const PAGE_DIALECTS = new Set(['console']);
 
-/** /sessions/:id → /sessions/{id} */
+/** /sessions/:id → /sessions/{id}; a trailing wildcard (/ext-authz/*) → {path}, documented by the route as a multi-segment parameter. */
 export function openApiPath(url: string): string {
-  return url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+  return url.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\/\*$/, '/{path}');
 }
 
 function parametersFrom(schema: Json | undefined, where: 'path' | 'query'): Json[] {
@@ -152,6 +154,8 @@ function operation(r: RecordedRoute): Json {
       media.examples = Object.fromEntries(examples.map((value, i) => [`example${i + 1}`, { value }]));
     }
     op.requestBody = { required: true, content: { 'application/json': media } };
+  } else if (s.requestBody) {
+    op.requestBody = s.requestBody;
   }
   if (s.security !== undefined) op.security = s.security;
   const responses = (s.response as Record<string, Json> | undefined) ?? {};

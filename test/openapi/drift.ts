@@ -26,8 +26,17 @@ interface Operation {
   methods: Record<string, Json>;
 }
 
-const pattern = (template: string) =>
-  new RegExp(`^${template.split(/(\{[^}]+\}|:[A-Za-z0-9_]+)/).map((part, i) => (i % 2 === 1 ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('')}$`);
+/** A path template as a RegExp; `multi` names the parameters that span segments (`x-multi-segment`, e.g. Envoy's original path), possibly empty. */
+const pattern = (template: string, multi: ReadonlySet<string> = new Set()) =>
+  new RegExp(
+    `^${template
+      .split(/(\{[^}]+\}|:[A-Za-z0-9_]+)/)
+      .map((part, i) => (i % 2 === 1 ? (multi.has(part.slice(1, -1)) ? '.*' : '[^/]+') : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('')}$`,
+  );
+/** The path parameters of a path item marked `x-multi-segment`. */
+const multiSegment = (methods: Json) =>
+  new Set(Object.values(methods).flatMap((op: Json) => ((op.parameters ?? []) as Json[]).filter((p) => p.in === 'path' && p['x-multi-segment'] === true).map((p) => p.name as string)));
 
 export class DriftChecker {
   private readonly ops: Operation[] = [];
@@ -42,7 +51,7 @@ export class DriftChecker {
     for (const d of app.openapi.dialects()) {
       const doc = app.openapi.document(d)!;
       this.docs.set(d, doc);
-      for (const [path, methods] of Object.entries(doc.paths as Record<string, Json>)) this.ops.push({ dialect: d, path, pattern: pattern(path), methods });
+      for (const [path, methods] of Object.entries(doc.paths as Record<string, Json>)) this.ops.push({ dialect: d, path, pattern: pattern(path, multiSegment(methods)), methods });
     }
     this.operational = app.openapi.operational().map((r) => ({ method: r.method, pattern: pattern(r.url) }));
   }

@@ -13,6 +13,7 @@ import { FastReply, type Dialect, type DialectDeps } from '../types.js';
 import { BasicCache } from './basic-cache.js';
 import { AUTH_PREFIX, INTROSPECT_PATH, challenge, gatewayRenderer } from './envelope.js';
 import { ENVOY_PREFIX, originalRequest, prefersHtml, type Convention, type OriginalRequest } from './original.js';
+import { DOCUMENTED_METHODS, gatewayDocs } from './openapi.js';
 import { compileRules, decide, normalizePath, pathMatcher, type RuleDecision } from './rules.js';
 
 const NGINX_PATH = `${AUTH_PREFIX}request`;
@@ -58,6 +59,7 @@ export function gatewayDialect(deps: DialectDeps): Dialect {
   const basicCache = new BasicCache(cfg.basic.cacheSeconds * 1000, cfg.basic.cacheEntries, () => clock.now());
   const basicProvider = cfg.basic.provider ?? config.lxca.provider;
   const clients = introspectionClients(cfg.introspection.clients);
+  const docs = gatewayDocs(renderer, { basic: cfg.basic.enabled, identityHeaders: cfg.identityHeaders, sessionCookie: config.lxca.sessionCookie });
 
   /** Identity header names in a fixed order; the values follow the same order. */
   const headerNames = [names.user, names.groups, names.name, names.email, names.sessionId, names.authSource]
@@ -263,6 +265,7 @@ export function gatewayDialect(deps: DialectDeps): Dialect {
 
   return {
     ...renderer,
+    openapi: docs.info,
     fastRoutes: [
       { method: 'GET', path: NGINX_PATH, answer: fastAnswer('nginx') },
       { method: 'GET', path: FORWARD_PATH, answer: fastAnswer('forward') },
@@ -274,17 +277,23 @@ export function gatewayDialect(deps: DialectDeps): Dialect {
         // A check carries no body the gateway reads: whatever a proxy sends along is ignored (still bounded by bodyLimit).
         scope.removeAllContentTypeParsers();
         scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, undefined));
-        scope.all(NGINX_PATH, route, forwardRoute('nginx'));
-        scope.all(FORWARD_PATH, route, forwardRoute('forward'));
-        scope.all(ENVOY_PREFIX, route, forwardRoute('envoy'));
-        scope.all(`${ENVOY_PREFIX}/*`, route, forwardRoute('envoy'));
+        // Every method Fastify routes is checked; the document shows OpenAPI's methods (HEAD is GET's); QUERY answers the same, undocumented.
+        const checks: [string, Convention][] = [[NGINX_PATH, 'nginx'], [FORWARD_PATH, 'forward'], [ENVOY_PREFIX, 'envoy'], [`${ENVOY_PREFIX}/*`, 'envoy']];
+        const others = scope.supportedMethods.filter((m) => m !== 'HEAD' && !(DOCUMENTED_METHODS as readonly string[]).includes(m));
+        for (const [url, conv] of checks) {
+          const handler = forwardRoute(conv);
+          for (const method of DOCUMENTED_METHODS) {
+            scope.route({ method, url, ...route, schema: docs.check(conv, method, url.endsWith('*')), handler });
+          }
+          if (others.length > 0) scope.route({ method: others, url, ...route, schema: { hide: true }, handler });
+        }
       });
       if (!cfg.introspection.enabled) return;
       app.register(async (scope) => {
         scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
           done(null, Object.fromEntries(new URLSearchParams(body as string)));
         });
-        scope.post(INTROSPECT_PATH, route, async (req, reply) => {
+        scope.post(INTROSPECT_PATH, { ...route, schema: docs.introspect }, async (req, reply) => {
           const body = (req.body ?? {}) as Record<string, unknown>;
           if (typeof body !== 'object' || Array.isArray(body)) {
             return sendProblem(reply, renderer, { code: 'invalid_input', detail: 'The body must be a form (token=…) or a JSON object.' });
