@@ -90,9 +90,10 @@ for (const layout of ['postgres + redis', 'postgres'] as const) {
     });
 
     it('enforces on node B\'s forward-auth check, within 1 s, a logout made on node A', async (t) => {
-      const dave = { username: 'dave', password: pw() };
-      addUser(dave.username, dave.password);
-      const h = await hcxLogin(a, dave.username, dave.password);
+      // Its own user: the password-change test below creates "dave".
+      const erin = { username: 'erin', password: pw() };
+      addUser(erin.username, erin.password);
+      const h = await hcxLogin(a, erin.username, erin.password);
       const check = (node: NodeProcess) =>
         fetch(`${node.url}/portcullis/auth/forward`, { headers: { 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/', 'x-hm-authorization': h.token } }).then(async (r) => (await r.arrayBuffer(), r.status));
       assert.equal(await check(b), 200, 'B read the session (and may keep it in memory)');
