@@ -90,10 +90,10 @@ for (const layout of ['postgres + redis', 'postgres'] as const) {
     });
 
     it('enforces on node B\'s forward-auth check, within 1 s, a logout made on node A', async (t) => {
-      // Its own user: the password-change test below creates "dave".
-      const erin = { username: 'erin', password: pw() };
-      addUser(erin.username, erin.password);
-      const h = await hcxLogin(a, erin.username, erin.password);
+      // Its own user: every test of this suite creates a user no other test uses.
+      const gwen = { username: 'gwen', password: pw() };
+      addUser(gwen.username, gwen.password);
+      const h = await hcxLogin(a, gwen.username, gwen.password);
       const check = (node: NodeProcess) =>
         fetch(`${node.url}/portcullis/auth/forward`, { headers: { 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/', 'x-hm-authorization': h.token } }).then(async (r) => (await r.arrayBuffer(), r.status));
       assert.equal(await check(b), 200, 'B read the session (and may keep it in memory)');
