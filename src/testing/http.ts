@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { parse as parseCookies } from 'cookie';
 import { CoreError } from '../core/errors.js';
 import type { SessionService } from '../core/sessions.js';
 import { sameString } from '../core/tokens.js';
+import { findSessionToken } from '../http/credentials.js';
 import { basicCredentials, clientAddress, header, sendProblem, type DialectRenderer } from '../http/common.js';
 import type { Config } from '../config.js';
 import type { ClientTesting, ExpiryKind } from './controller.js';
@@ -34,21 +34,6 @@ export interface ClientTestingHttp {
 /** A fresh control token: 256 bits from the CSPRNG. */
 export function newControlToken(): string {
   return randomBytes(32).toString('base64url');
-}
-
-/**
- * A session token in a request, whichever dialect's credential carries it (for
- * rules that match a user; only asked when such a rule exists).
- */
-function tokenOf(req: FastifyRequest, cookieName: string): string | undefined {
-  for (const name of ['x-hm-authorization', 'x-auth-token', 'vmware-api-session-id']) {
-    const v = header(req, name);
-    if (v) return v;
-  }
-  const auth = header(req, 'authorization');
-  if (auth && /^bearer +/i.test(auth)) return auth.replace(/^bearer +/i, '').trim();
-  const raw = header(req, 'cookie');
-  return raw ? parseCookies(raw)[cookieName] : undefined;
 }
 
 function userField(body: unknown): string | undefined {
@@ -83,7 +68,9 @@ export function registerClientTesting(app: FastifyInstance, t: ClientTestingHttp
       user: async () => {
         const named = userField(req.body) ?? basicCredentials(req)?.username;
         if (named !== undefined) return named;
-        const s = await t.sessions.authenticate(tokenOf(req, t.config.lxca.sessionCookie), false).catch(() => null);
+        // The one credential list every dialect and the gateway use (src/http/credentials.ts).
+        const found = findSessionToken(req.headers, { sessionCookie: t.config.lxca.sessionCookie });
+        const s = await t.sessions.authenticate(found?.token, false).catch(() => null);
         return s?.username;
       },
     });
