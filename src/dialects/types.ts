@@ -45,12 +45,16 @@ export interface FastRoute {
   /** Headers the 200 carries besides the security headers and the JSON content type (the Fastify route's own). */
   headers?: Record<string, string>;
   /**
-   * The 200 body (an object, or its JSON text), a {@link FastReply}, or undefined to hand the request to Fastify.
-   * Check the session with `sessions.authenticate(token, touch, null)`: the fast path counts
-   * the checks it answers, the route the ones handed on (so none is counted twice).
+   * The 200 body (an object, or its JSON text), a {@link FastReply}, or undefined to hand the request to Fastify;
+   * at once when it can (a session this process holds in memory: `sessions.authenticateNow`), else a promise of it
+   * (`sessions.authenticate(token, touch, null)`). The fast path counts the checks it answers, the route the ones
+   * handed on (so none is counted twice). `requestId` makes the request's id, for the answers that show one.
    */
-  answer(req: IncomingMessage, requestId: string): Promise<object | string | FastReply | undefined>;
+  answer(req: IncomingMessage, requestId: () => string): FastAnswer | undefined | Promise<FastAnswer | undefined>;
 }
+
+/** What a fast route answers with: the 200's JSON body (an object or its text), or a reply of its own. */
+export type FastAnswer = object | string | FastReply;
 
 /** A fast 200 with headers of its own (beside the security headers) and a body that need not be JSON. */
 export class FastReply {

@@ -67,8 +67,31 @@ export function header(req: FastifyRequest, name: string): string | undefined {
 
 /** `X-NOT-USER-INPUT: checkSession` marks automated polling that must not renew the idle timer. */
 export function isUserActivity(req: Pick<FastifyRequest, 'headers'>): boolean {
-  const v = req.headers['x-not-user-input'];
+  return userActivity(req.headers['x-not-user-input']);
+}
+
+/** The same, from the value of `X-NOT-USER-INPUT` (as {@link rawHeader} gives it). */
+export function userActivity(v: string | string[] | undefined | null): boolean {
   return !(typeof v === 'string' && v.trim().toLowerCase() === 'checksession');
+}
+
+/**
+ * One header's value read from the raw list, without building `req.headers` (which
+ * the fast path would pay for on every check): undefined when absent, null when sent
+ * more than once (the fast path then hands the request on, and the route sees what
+ * Node makes of the duplicates). `name` is lower case.
+ */
+export function rawHeader(req: { rawHeaders: string[] }, name: string): string | undefined | null {
+  const raw = req.rawHeaders;
+  let found: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!;
+    if (k.length === name.length && (k === name || k.toLowerCase() === name)) {
+      if (found !== undefined) return null;
+      found = raw[i + 1];
+    }
+  }
+  return found;
 }
 
 /** Parses `Authorization: Basic ...`. Returns undefined when the header is not Basic or is malformed. */

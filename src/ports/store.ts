@@ -75,6 +75,13 @@ export interface SessionStore {
   createSession(session: SessionRecord): Promise<void>;
   /** Looks a session up by the hash of its token; returns the latest lastAccessedAt known to this store. */
   findSessionByTokenHash(tokenHash: Buffer): Promise<SessionRecord | null>;
+  /**
+   * Optional, the session check without waiting: the session whose token hash is
+   * `key` (its 32 bytes as a latin1 string) when this process holds it in memory and
+   * it is still valid to answer from there (the store's coherence bound), else
+   * undefined: not known here, ask `findSessionByTokenHash`. Never touches the backend.
+   */
+  cachedSession?(key: string): SessionRecord | undefined;
   getSession(id: string): Promise<SessionRecord | null>;
   /** All sessions, or one user's, oldest first. */
   listSessions(filter?: { username?: string }): Promise<SessionRecord[]>;
@@ -83,7 +90,7 @@ export interface SessionStore {
    * (batched) by the adapter, but reads through the same store see it at once, and
    * it reaches durable storage within the adapter's documented flush interval.
    */
-  touchSession(id: string, at: number): Promise<void>;
+  touchSession(id: string, at: number): void | Promise<void>;
   deleteSession(id: string): Promise<boolean>;
   /** "Log out everywhere": deletes every session of the user; returns how many. */
   deleteSessionsOfUser(username: string): Promise<number>;

@@ -841,6 +841,10 @@ describe('Redfish dialect (DSP0266)', () => {
         throw new CoreError('unavailable', 'session store: connect ECONNREFUSED 10.0.0.9:5432');
       };
       restore.push(() => (h.p.store.findSessionByTokenHash = original));
+      // A store that is down answers nothing from its memory either.
+      const cached = h.p.store.cachedSession;
+      h.p.store.cachedSession = () => undefined;
+      restore.push(() => (h.p.store.cachedSession = cached));
       const res = await get(h, '/redfish/v1/SessionService', me.token);
       assertError(res, 503, 'ServiceTemporarilyUnavailable');
       assert.equal(res.headers['retry-after'], '2');

@@ -91,18 +91,21 @@ describe('busy and unavailable in every dialect (503 + Retry-After)', () => {
   describe('unavailable: the session store is down', () => {
     it('HCX answers a session check with 503, Retry-After and its INTERNAL_SERVER_ERROR body', async () => {
       inject(h.p.store, 'findSessionByTokenHash', async () => storeDown());
+      inject(h.p.store, 'cachedSession', () => undefined);
       const res = await h.app.inject({ method: 'GET', url: '/api/admin/v1/sessions', headers: { 'x-hm-authorization': token } });
       assertHcx(res, '2', 'Service temporarily unavailable; retry shortly.');
     });
 
     it('XClarity answers a session check with 503, Retry-After and message FQXHMSE0118J', async () => {
       inject(h.p.store, 'findSessionByTokenHash', async () => storeDown());
+      inject(h.p.store, 'cachedSession', () => undefined);
       const res = await h.app.inject({ method: 'GET', url: '/sessions', headers: { cookie: `JSESSIONID=${token}` } });
       assertLxca(res, '2', 'FQXHMSE0118J');
     });
 
     it('the admin API answers a session check with 503, Retry-After and code "unavailable"', async () => {
       inject(h.p.store, 'findSessionByTokenHash', async () => storeDown());
+      inject(h.p.store, 'cachedSession', () => undefined);
       const res = await h.app.inject({ method: 'GET', url: '/portcullis/api/v1/sessions', headers: { authorization: `Bearer ${token}` } });
       assertAdmin(res, '2', 'unavailable');
     });
@@ -118,6 +121,7 @@ describe('busy and unavailable in every dialect (503 + Retry-After)', () => {
     it('is logged at error level with the adapter\'s detail, and without the token or the password', async () => {
       const before = h.logger.lines.length;
       inject(h.p.store, 'findSessionByTokenHash', async () => storeDown());
+      inject(h.p.store, 'cachedSession', () => undefined);
       inject(h.p.store, 'getAccount', async () => storeDown());
       await h.app.inject({ method: 'GET', url: '/api/admin/v1/sessions', headers: { 'x-hm-authorization': token } });
       await h.app.inject({ method: 'POST', url: '/sessions', payload: { UserId: ADMIN.username, password: ADMIN.password } });

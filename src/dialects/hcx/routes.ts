@@ -3,7 +3,7 @@ import { CoreError } from '../../core/errors.js';
 import type { LoginCommand, SessionAction } from '../../core/sessions.js';
 import type { Principal } from '../../ports/identity.js';
 import type { SessionRecord } from '../../ports/store.js';
-import { basicCredentials, header, isUserActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
+import { basicCredentials, header, isUserActivity, rawHeader, userActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
 import { head, hcxRenderer } from './envelope.js';
 import { hcxDocs } from './openapi.js';
@@ -75,6 +75,7 @@ export function hcxDialect(deps: DialectDeps): Dialect {
    * from one check to the next. The same bytes as JSON.stringify(userBody(...)).
    */
   const templates = new WeakMap<object, [string, string, string]>();
+  const UUID = /^[0-9a-f-]{36}$/;
   function fastUserBody(s: SessionRecord, requestId: string): string {
     let t = templates.get(s);
     if (!t) {
@@ -85,7 +86,8 @@ export function hcxDialect(deps: DialectDeps): Dialect {
       t = [text.slice(0, time), text.slice(time + 1, id), text.slice(id + JSON.stringify(ID_MARK).length)];
       templates.set(s, t);
     }
-    return `${t[0]}${clock.now()}${t[1]}${JSON.stringify(requestId)}${t[2]}`;
+    // A request id is a UUID (nothing to escape); anything else is quoted as JSON.
+    return `${t[0]}${clock.now()}${t[1]}${UUID.test(requestId) ? `"${requestId}"` : JSON.stringify(requestId)}${t[2]}`;
   }
 
   /** Logs in; on success sets the token header and returns the session's principal. */
@@ -133,6 +135,16 @@ export function hcxDialect(deps: DialectDeps): Dialect {
     return void fail(reply, { code: 'invalid_session', detail: `Missing ${TOKEN_HEADER} header.` });
   }
 
+  /** The check's 200 for a live session, or undefined when the route must render a refusal. */
+  function answerFor(session: SessionRecord, requestId: () => string): string | undefined {
+    try {
+      sessions.authorize(session, cfg.allowedRoles, 'use');
+    } catch {
+      return undefined; // the route renders the refusal
+    }
+    return fastUserBody(session, requestId());
+  }
+
   return {
     ...renderer,
     openapi: docs.info,
@@ -141,18 +153,14 @@ export function hcxDialect(deps: DialectDeps): Dialect {
         // The session check every HCX client polls: the same 200 as the route below, without Fastify's request cycle.
         method: 'GET',
         path: '/api/admin/v1/sessions',
-        async answer(req, requestId) {
-          const token = req.headers[TOKEN_HEADER];
+        answer(req, requestId) {
+          const token = rawHeader(req, TOKEN_HEADER);
           if (typeof token !== 'string') return undefined;
+          const touch = userActivity(rawHeader(req, 'x-not-user-input'));
+          const now = sessions.authenticateNow(token, touch);
+          if (now) return answerFor(now, requestId);
           // null: not counted here; the fast path counts what it answers, the route what it hands on.
-          const session = await sessions.authenticate(token, isUserActivity(req), null);
-          if (!session) return undefined;
-          try {
-            sessions.authorize(session, cfg.allowedRoles, 'use');
-          } catch {
-            return undefined; // the route renders the refusal
-          }
-          return fastUserBody(session, requestId);
+          return sessions.authenticate(token, touch, null).then((s) => (s ? answerFor(s, requestId) : undefined));
         },
       },
     ],

@@ -4,7 +4,7 @@ import { isCoreError } from '../../core/errors.js';
 import { MAX_PASSWORD_LENGTH } from '../../core/input.js';
 import type { SessionAction } from '../../core/sessions.js';
 import { openApiPath } from '../../http/openapi.js';
-import { basicCredentials, header, isoSeconds, isUserActivity, requestContext } from '../../http/common.js';
+import { basicCredentials, header, isoSeconds, isUserActivity, rawHeader, requestContext, userActivity } from '../../http/common.js';
 import { DuplicateAccountError, type Account, type SessionRecord } from '../../ports/store.js';
 import type { Dialect, DialectDeps, FastRoute } from '../types.js';
 import { ACCOUNTS_URI, ODATA_HEADERS, REDFISH_ROOT, WWW_AUTHENTICATE, generalError, redfishRenderer } from './envelope.js';
@@ -712,16 +712,26 @@ export function redfishDialect(deps: DialectDeps): Dialect {
       path: `${SESSIONS}/`,
       prefix: true,
       headers: { allow: 'GET, HEAD, DELETE', link: describedBy(TYPES.Session), ...ODATA_HEADERS },
-      async answer(req) {
-        const token = req.headers['x-auth-token'];
+      answer(req) {
+        const token = rawHeader(req, 'x-auth-token');
         if (typeof token !== 'string') return undefined;
-        const s = await sessions.authenticate(token, isUserActivity(req), null); // counted by the fast path when answered
-        if (!s || s.mustChangePassword || !redfishRole(s.roles)) return undefined;
-        if (req.url !== sessionUri(s.id)) return undefined;
-        return JSON.stringify(sessionView(s));
+        const touch = userActivity(rawHeader(req, 'x-not-user-input'));
+        const now = sessions.authenticateNow(token, touch);
+        if (now) return fastView(now, req.url);
+        return sessions.authenticate(token, touch, null).then((s) => (s ? fastView(s, req.url) : undefined)); // counted by the fast path when answered
       },
     },
   ];
+
+  /** Each session's view and URI, made again when its ExpirationTime (to the second, from the last access) moved. */
+  const views = new WeakMap<SessionRecord, { second: number; uri: string; body: string }>();
+  function fastView(s: SessionRecord, url: string | undefined): string | undefined {
+    if (s.mustChangePassword || !redfishRole(s.roles)) return undefined;
+    const second = Math.floor(Math.min(s.expiresAt, s.idleTimeoutMs > 0 ? s.lastAccessedAt + s.idleTimeoutMs : Infinity) / 1000);
+    let view = views.get(s);
+    if (view?.second !== second) views.set(s, (view = { second, uri: sessionUri(s.id), body: JSON.stringify(sessionView(s)) }));
+    return url === view.uri ? view.body : undefined;
+  }
 
   return { ...redfishRenderer, register, fastRoutes, openapi: docs.info };
 }

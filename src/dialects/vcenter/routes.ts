@@ -2,7 +2,7 @@ import { CoreError } from '../../core/errors.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { SessionRecord } from '../../ports/store.js';
-import { basicCredentials, header, isUserActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
+import { basicCredentials, header, isUserActivity, rawHeader, userActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
 import { vcenterRenderer } from './envelope.js';
 import { configuredDomains } from '../../config/identity.js';
@@ -88,17 +88,26 @@ export function vcenterDialect(deps: DialectDeps): Dialect {
   }
 
   /** The check on the fast path: the 200 body of `GET /api/session`, or undefined to let the route answer. */
-  async function fastCheck(req: IncomingMessage): Promise<object | undefined> {
-    const token = req.headers[SESSION_HEADER];
+  function fastCheck(req: IncomingMessage): string | undefined | Promise<string | undefined> {
+    const token = rawHeader(req, SESSION_HEADER);
     if (typeof token !== 'string') return undefined;
-    const session = await sessions.authenticate(token, isUserActivity(req), null); // counted by the fast path when answered
-    if (!session) return undefined;
+    const touch = userActivity(rawHeader(req, 'x-not-user-input'));
+    const now = sessions.authenticateNow(token, touch);
+    if (now) return fastBody(now);
+    return sessions.authenticate(token, touch, null).then((s) => (s ? fastBody(s) : undefined)); // counted by the fast path when answered
+  }
+
+  /** Each session's last body, made again when its last access moved (it shows it, to the millisecond). */
+  const bodies = new WeakMap<SessionRecord, { at: number; body: string }>();
+  function fastBody(session: SessionRecord): string | undefined {
     try {
       sessions.authorize(session, cfg.allowedRoles, 'use');
     } catch {
       return undefined; // the route renders the refusal
     }
-    return info(session);
+    let made = bodies.get(session);
+    if (made?.at !== session.lastAccessedAt) bodies.set(session, (made = { at: session.lastAccessedAt, body: JSON.stringify(info(session)) }));
+    return made.body;
   }
 
   return {

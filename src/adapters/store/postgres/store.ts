@@ -280,7 +280,11 @@ export class PostgresStore implements AccountStore, SessionStore, SessionLimitSt
     return (r.rows as Row[]).map((row) => this.toSession(row));
   }
 
-  async touchSession(id: string, at: number): Promise<void> {
+  cachedSession(key: string): SessionRecord | undefined {
+    return this.cache.get(key);
+  }
+
+  touchSession(id: string, at: number): void {
     this.pendingTouches.add(id, at);
     this.cache.touch(id, at);
   }

@@ -239,7 +239,11 @@ export class RedisStore implements SessionStore, SessionLimitStore, LoginGuardSt
     return out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  async touchSession(id: string, at: number): Promise<void> {
+  cachedSession(key: string): SessionRecord | undefined {
+    return this.cache.get(key);
+  }
+
+  touchSession(id: string, at: number): void {
     this.pendingTouches.add(id, at);
     this.cache.touch(id, at);
   }

@@ -332,7 +332,12 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
     return rows.map((r) => this.toSession(r));
   }
 
-  async touchSession(id: string, at: number): Promise<void> {
+  cachedSession(key: string): SessionRecord | undefined {
+    if (this.checkEveryLookup) this.checkCoherence();
+    return this.hot.get(key);
+  }
+
+  touchSession(id: string, at: number): void {
     const prev = this.pendingTouches.get(id);
     if (prev === undefined || at > prev) this.pendingTouches.set(id, at);
     const key = this.hotKeyOfId.get(id);
