@@ -84,9 +84,13 @@ function captureAnswer(url, headers) {
 
 /**
  * A check against a bare node:http server replaying the same answer byte for byte
- * (status, headers, body): the ratio of CPU µs per request (replay ÷ Portcullis,
- * higher is better) is what Portcullis itself costs, with req/s beside it.
- * Each side: a warm-up, then REPEATS loads; medians and spreads.
+ * (status, headers, body) to the same request (the same headers, the token among
+ * them): the ratio of CPU µs per request (replay ÷ Portcullis, higher is better) is
+ * what Portcullis itself costs, with req/s beside it. The two are loaded in turn,
+ * bare then Portcullis, PAIRS times (B1_PAIRS, default 3 × REPEATS) in loads of
+ * B1_SECONDS (default 2): this machine's speed drifts by tens of per cent within a
+ * minute, and a ratio of two loads seconds apart holds still where loads minutes apart
+ * do not. Reported: the median of the pairs' ratios and their spread.
  */
 async function replayRatio(label, pc, url, headers, dataDir, target = '>= 0.90') {
   const captured = await captureAnswer(url, headers);
@@ -96,16 +100,32 @@ async function replayRatio(label, pc, url, headers, dataDir, target = '>= 0.90')
   const bare = await start(process.execPath, [join(root, 'bench', 'bare.mjs')], { env: { ...process.env, REPLAY_FILE: file } }, (l) => (/^\d+$/.test(l) ? l : undefined));
   try {
     const bareUrl = `http://127.0.0.1:${bare.match}${new URL(url).pathname}`;
-    await load({ url: bareUrl, connections: CONNECTIONS, duration: 2 }, bare.child.pid);
-    const base = await repeated(() => load({ url: bareUrl, connections: CONNECTIONS }, bare.child.pid));
+    const seconds = Number(process.env.B1_SECONDS ?? 2);
+    const pairs = Number(process.env.B1_PAIRS ?? 3 * REPEATS);
+    await load({ url: bareUrl, connections: CONNECTIONS, headers, duration: 2 }, bare.child.pid);
     await load({ url, connections: CONNECTIONS, headers, duration: 2 }, pc.child.pid);
-    const subject = await repeated(() => load({ url, connections: CONNECTIONS, headers }, pc.child.pid));
+    const runs = [];
+    for (let i = 0; i < pairs; i++) {
+      const b = await load({ url: bareUrl, connections: CONNECTIONS, headers, duration: seconds }, bare.child.pid);
+      const p = await load({ url, connections: CONNECTIONS, headers, duration: seconds }, pc.child.pid);
+      runs.push({ ratio: b.cpuUs / p.cpuUs, bare: b, pc: p });
+    }
+    const med = (xs) => {
+      const v = [...xs].sort((a, b) => a - b);
+      return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    };
+    const span = (xs) => [Math.min(...xs), Math.max(...xs)];
+    const ratios = runs.map((r) => r.ratio);
+    const pcCpu = runs.map((r) => r.pc.cpuUs);
+    const bareCpu = runs.map((r) => r.bare.cpuUs);
+    const pcRps = runs.map((r) => r.pc.rps);
+    const bareRps = runs.map((r) => r.bare.rps);
     const bodyBytes = captured.length - captured.indexOf('\r\n\r\n') - 4;
     rows.push([
-      `B1 ${label}: CPU µs/req replay-bare ÷ Portcullis (median of ${REPEATS})`,
-      base.cpuUs / subject.cpuUs,
+      `B1 ${label}: CPU µs/req replay-bare ÷ Portcullis (median of ${pairs} pairs)`,
+      med(ratios),
       target,
-      `CPU ${withSpread(subject.cpuUs, subject.spread.cpuUs)} vs bare ${withSpread(base.cpuUs, base.spread.cpuUs)} µs/req; req/s ${withSpread(subject.rps, subject.spread.rps, 0)} vs ${withSpread(base.rps, base.spread.rps, 0)} (ratio ${fmt(subject.rps / base.rps, 2)}); same ${bodyBytes}-byte body and headers`,
+      `pairs ${withSpread(med(ratios), span(ratios), 2)}; CPU ${withSpread(med(pcCpu), span(pcCpu))} vs bare ${withSpread(med(bareCpu), span(bareCpu))} µs/req; req/s ${withSpread(med(pcRps), span(pcRps), 0)} vs ${withSpread(med(bareRps), span(bareRps), 0)}; same request, same ${bodyBytes}-byte body and headers`,
     ]);
   } finally {
     stop(bare.child);
