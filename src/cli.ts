@@ -17,7 +17,7 @@ import { startServer } from './server.js';
 import { handleSignals } from './runtime/signals.js';
 import { openPortcullis, type Portcullis } from './service.js';
 import { SchemaVersionError } from './adapters/store/sqlite/store.js';
-import { PgSchemaVersionError } from './adapters/store/postgres/store.js';
+import { PgSchemaVersionError } from './adapters/store/postgres/errors.js';
 import { exportData, importData, ExportFormatError } from './transfer.js';
 import { registerOpenapiCommand } from './cli/openapi.js';
 import { registerGatewayCommands } from './cli/gateway.js';

@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import type { Config } from './config.js';
 import type { Logger } from './core/logger.js';
 
@@ -30,6 +29,7 @@ export async function tlsMaterial(config: Config, logger: Logger): Promise<{ key
   const host = hostname();
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(notBefore.getTime() + 825 * 86_400_000);
+  const { generate } = await import('selfsigned'); // only to make a certificate: it and its X.509 library cost ~0.2 s of every start
   const pems = await generate([{ name: 'commonName', value: host }, { name: 'organizationName', value: 'Portcullis self-signed' }], {
     keyType: 'ec',
     curve: 'P-256',

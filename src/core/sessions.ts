@@ -590,6 +590,11 @@ export class SessionService {
     return s && !isExpired(s, this.d.clock.now()) ? s : null;
   }
 
+  /** How many sessions are held (those expired since the last sweep included): without reading them. */
+  countSessions(): Promise<number> {
+    return this.d.sessions.countSessions();
+  }
+
   /** Live sessions, all or one user's, oldest first. */
   async listSessions(filter?: { username?: string }): Promise<SessionRecord[]> {
     const now = this.d.clock.now();

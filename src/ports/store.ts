@@ -85,6 +85,8 @@ export interface SessionStore {
   getSession(id: string): Promise<SessionRecord | null>;
   /** All sessions, or one user's, oldest first. */
   listSessions(filter?: { username?: string }): Promise<SessionRecord[]>;
+  /** How many sessions are stored (expired ones until the sweep deletes them), without reading them: O(1) or one index scan. */
+  countSessions(): Promise<number>;
   /**
    * Records activity. Never moves lastAccessedAt backwards. May be written behind
    * (batched) by the adapter, but reads through the same store see it at once, and

@@ -58,7 +58,7 @@ describe('the npm package', () => {
     assert.ok(tarball, 'packed');
     const prefix = join(dir.path, 'prefix');
     // The npm cache is reused (--prefer-offline): only what it lacks is fetched.
-    const inst = spawnSync('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--allow-scripts=portcullis,better-sqlite3', tarball], {
+    const inst = spawnSync('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--allow-scripts=portcullis,better-sqlite3', '--foreground-scripts', tarball], {
       encoding: 'utf8',
       env: cleanEnv(),
       timeout: INSTALL_TIMEOUT_MS,

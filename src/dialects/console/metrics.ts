@@ -44,7 +44,8 @@ export class SessionSampler {
   async sample(): Promise<void> {
     try {
       const now = this.deps.clock.now();
-      const n = (await this.deps.sessions.listSessions()).length;
+      // Counted, not listed: a million stored sessions read into memory each minute stalled the whole service.
+      const n = await this.deps.sessions.countSessions();
       this.samples.set(Math.floor(now / MINUTE) * MINUTE, n);
       for (const k of this.samples.keys()) if (k < now - 24 * 60 * MINUTE) this.samples.delete(k);
     } catch {

@@ -70,10 +70,8 @@ const types = {
     oid === 20 ? (v: string) => Number(v) : (pg.types.getTypeParser as (o: number, f?: string) => unknown)(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-/** The schema in the database is newer than this Portcullis, or (with migrate: false) older. */
-export class PgSchemaVersionError extends Error {
-  override name = 'SchemaVersionError';
-}
+import { PgSchemaVersionError } from './errors.js';
+export { PgSchemaVersionError };
 
 const MIGRATION_LOCK = 0x706f7274; // 'port'
 

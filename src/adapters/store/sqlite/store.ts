@@ -157,6 +157,7 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
       sessionById: db.prepare('SELECT * FROM sessions WHERE id = ?'),
       listSessions: db.prepare('SELECT * FROM sessions ORDER BY created_at, id'),
+      countSessions: db.prepare('SELECT count(*) FROM sessions').pluck(),
       listUserSessions: db.prepare('SELECT * FROM sessions WHERE username = ? ORDER BY created_at, id'),
       touch: db.prepare('UPDATE sessions SET last_accessed_at = max(last_accessed_at, ?) WHERE id = ?'),
       deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
@@ -325,6 +326,10 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
   async getSession(id: string): Promise<SessionRecord | null> {
     const row = this.q.sessionById.get(id) as Row | undefined;
     return row ? this.toSession(row) : null;
+  }
+
+  async countSessions(): Promise<number> {
+    return this.q.countSessions.get() as number; // one scan of the smallest index: 16–40 ms at 1 M sessions here (BENCHMARKS B4)
   }
 
   async listSessions(filter?: { username?: string }): Promise<SessionRecord[]> {
