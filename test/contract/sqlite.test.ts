@@ -185,10 +185,80 @@ describe('SqliteStore on disk', () => {
         dialect: 'hcx',
       });
       await store.touchSession('flushed', T + 5_000);
-      const read = () => reader.prepare('SELECT last_accessed_at FROM sessions WHERE id = ?').pluck().get('flushed');
+      // The touch goes to session_touches (a narrow table) until it is folded into the row: a reader joins the two, as the store does.
+      const read = () =>
+        reader.prepare('SELECT max(s.last_accessed_at, coalesce(t.at, 0)) FROM sessions s LEFT JOIN session_touches t ON t.id = s.id WHERE s.id = ?').pluck().get('flushed');
       const deadline = Date.now() + 2_000;
       while (read() !== T + 5_000 && Date.now() < deadline) await sleep(10);
       assert.equal(read(), T + 5_000);
+    });
+  });
+
+  describe('touches in session_touches, folded into the rows', () => {
+    const path = join(dir.path, 'fold', 'store.db');
+    const T = Date.now();
+    const rec = (id: string, byte: number) => ({
+      id,
+      tokenHash: Buffer.alloc(32, byte),
+      csrf: 'c',
+      username: 'fold-user',
+      roles: [],
+      organizations: [],
+      enterprise: 'E',
+      mustChangePassword: false,
+      createdAt: T - 50_000,
+      lastAccessedAt: T - 50_000,
+      idleTimeoutMs: 60_000,
+      expiresAt: T + 3_600_000,
+      clientAddress: '127.0.0.1',
+      authSource: 'local',
+      authServer: '127.0.0.1',
+      dialect: 'hcx',
+    });
+
+    it('a flushed touch is read back by a new store (after kill -9: nothing was folded), renews the idle timer for the sweep, and folds into the row', async () => {
+      const a = new SqliteStore({ path, touchFlushMs: 0, hotSessions: 0 });
+      await a.createSession(rec('touched', 21));
+      await a.createSession(rec('idle', 22));
+      a.touchSession('touched', T - 1_000);
+      a.flushTouches();
+      // A second connection, as after a crash of the first: no fold ran.
+      const b = new SqliteStore({ path, touchFlushMs: 0, hotSessions: 0 });
+      try {
+        assert.equal((await b.getSession('touched'))?.lastAccessedAt, T - 1_000);
+        assert.equal((await b.findSessionByTokenHash(Buffer.alloc(32, 21)))?.lastAccessedAt, T - 1_000);
+        assert.equal((await b.listSessions({ username: 'fold-user' })).find((x) => x.id === 'touched')?.lastAccessedAt, T - 1_000);
+        // 20 s later: "idle" was last used 70 s ago (over its 60 s), "touched" 21 s ago by its touch (the row says 70 s).
+        const gone = await b.deleteExpiredSessions(T + 20_000);
+        assert.deepEqual(gone.map((x) => x.id), ['idle']);
+        assert.equal(b.db.prepare('SELECT count(*) FROM session_touches').pluck().get(), 1);
+        assert.equal(b.foldTouches(), 1);
+        assert.equal(b.db.prepare('SELECT count(*) FROM session_touches').pluck().get(), 0);
+        assert.equal(b.db.prepare('SELECT last_accessed_at FROM sessions WHERE id = ?').pluck().get('touched'), T - 1_000);
+        assert.equal((await b.getSession('touched'))?.lastAccessedAt, T - 1_000);
+      } finally {
+        b.close();
+        a.close();
+      }
+    });
+
+    it('a fold never moves a time backwards, and folds in chunks in the background once enough touches wait', async () => {
+      const s = new SqliteStore({ path: join(dir.path, 'fold2', 'store.db'), touchFlushMs: 0, hotSessions: 0, touchFoldRows: 3, touchFoldMs: 3_600_000 });
+      try {
+        for (let i = 0; i < 4; i++) await s.createSession({ ...rec(`f${i}`, 30 + i), lastAccessedAt: T });
+        s.db.prepare("INSERT INTO session_touches (id, at) VALUES ('f0', ?)").run(T - 10_000); // older than the row
+        s.foldTouches();
+        assert.equal(s.db.prepare('SELECT last_accessed_at FROM sessions WHERE id = ?').pluck().get('f0'), T);
+        for (let i = 0; i < 4; i++) s.touchSession(`f${i}`, T + 1_000 + i);
+        s.flushTouches(); // 4 waiting ≥ 3: a fold is started
+        const deadline = Date.now() + 2_000;
+        const waiting = () => s.db.prepare('SELECT count(*) FROM session_touches').pluck().get() as number;
+        while (waiting() > 0 && Date.now() < deadline) await sleep(10);
+        assert.equal(waiting(), 0);
+        for (let i = 0; i < 4; i++) assert.equal(s.db.prepare('SELECT last_accessed_at FROM sessions WHERE id = ?').pluck().get(`f${i}`), T + 1_000 + i);
+      } finally {
+        s.close();
+      }
     });
   });
 });
