@@ -75,16 +75,38 @@ export function hcxDialect(deps: DialectDeps): Dialect {
    * from one check to the next. The same bytes as JSON.stringify(userBody(...)).
    */
   const templates = new WeakMap<object, [string, string, string]>();
+  /**
+   * The same templates by what they show (the store hands out one array per distinct
+   * role and organization list): a session read again from the file is a new object,
+   * and a million such sessions (B4b) would each make theirs at every check.
+   */
+  const byContent = new WeakMap<readonly string[], WeakMap<readonly string[], Map<string, [string, string, string]>>>();
+  const templateOf = (s: SessionRecord): [string, string, string] | undefined => {
+    const t = templates.get(s);
+    if (t) return t;
+    const shared = byContent.get(s.roles)?.get(s.organizations)?.get(`${s.username}\n${s.enterprise}`);
+    if (shared) templates.set(s, shared);
+    return shared;
+  };
+  const keepTemplate = (s: SessionRecord, t: [string, string, string]) => {
+    templates.set(s, t);
+    let orgs = byContent.get(s.roles);
+    if (!orgs) byContent.set(s.roles, (orgs = new WeakMap()));
+    let users = orgs.get(s.organizations);
+    if (!users) orgs.set(s.organizations, (users = new Map()));
+    if (users.size >= 10_000) users.clear(); // bounded: a few users' templates are remade
+    users.set(`${s.username}\n${s.enterprise}`, t);
+  };
   const UUID = /^[0-9a-f-]{36}$/;
   function fastUserBody(s: SessionRecord, requestId: string): string {
-    let t = templates.get(s);
+    let t = templateOf(s);
     if (!t) {
       const text = JSON.stringify(userBody(s, ID_MARK, 0));
       const time = text.indexOf(TIME_KEY + '0,') + TIME_KEY.length; // where the time's digits go
       const id = text.indexOf(ID_KEY + JSON.stringify(ID_MARK)) + ID_KEY.length; // where the quoted id goes
       if (time < TIME_KEY.length || id < ID_KEY.length || id < time) throw new Error('HCX check template: placeholders not found');
       t = [text.slice(0, time), text.slice(time + 1, id), text.slice(id + JSON.stringify(ID_MARK).length)];
-      templates.set(s, t);
+      keepTemplate(s, t);
     }
     // A request id is a UUID (nothing to escape); anything else is quoted as JSON.
     return `${t[0]}${clock.now()}${t[1]}${UUID.test(requestId) ? `"${requestId}"` : JSON.stringify(requestId)}${t[2]}`;
