@@ -2,14 +2,15 @@
 // scenario against its baseline measured in the same run, and prints one table.
 //
 //   npm run bench                 # all scenarios
-//   npm run bench -- B1 B4        # some of them (B1 B1M B2 B3 B4 B6 B7 B8)
+//   npm run bench -- B1 B4        # some of them (B1 B1M B2 B3 B4 B4R B6 B7 B8; B4R = B4 on PostgreSQL + Redis, as root)
 //   DURATION=5 npm run bench      # seconds per measurement (default 10)
 //   B4_SESSIONS=1000000           # stored sessions for B4's large case (default 1 000 000)
 //
 // Every load is bounded in time; every child process is killed at the end.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DURATION, PINNED, REPEATS, SERVER_CPU, cli, fmt, freePort, load, pinning, repeated, root, start, stop, withSpread } from './lib.mjs';
@@ -435,6 +436,83 @@ async function b4(dataDir) {
 }
 
 /**
+ * B4 on PostgreSQL + Redis (one node): the same stored counts and pickers as B4, the
+ * sessions written straight into Redis through the store (a million logins would take
+ * hours of hashing). Node CPU per check is the figure; Redis's and PostgreSQL's own CPU
+ * are not in it (they are other processes, on the same two cores).
+ */
+async function seedRedis(url, n) {
+  const { RedisStore } = await import(pathToFileURL(join(root, 'dist', 'adapters', 'store', 'redis', 'store.js')).href);
+  const store = await RedisStore.open({ url, touchFlushMs: 0, cacheMs: 0, commandTimeoutMs: 30_000 });
+  const seed = randomBytes(16).toString('hex');
+  const now = Date.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      const token = tokenOf(seed, i);
+      await store.createSession({
+        id: `s${i}`, tokenHash: createHash('sha256').update(token, 'latin1').digest(), csrf: 'csrf', username: `local:user${i % 1000}`,
+        roles: ['System Administrator'], organizations: ['DEFAULT'], enterprise: 'HybridityAdmin', mustChangePassword: false,
+        createdAt: now - 3600000, lastAccessedAt: now - 3600000, idleTimeoutMs: 0, expiresAt: now + 86400000,
+        clientAddress: '127.0.0.1', authSource: 'local', authServer: '127.0.0.1', dialect: 'hcx',
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: 256 }, worker));
+  await store.close();
+  return seed;
+}
+
+async function b4Shared(dataDir) {
+  const serversLib = join(root, 'build', 'test', 'servers.js');
+  if (!existsSync(serversLib)) throw new Error('build/test is missing: run `npx tsc -p tsconfig.test.json` (npm run bench does)');
+  const { startPostgres, startRedis, havePostgres, haveRedis } = await import(pathToFileURL(serversLib).href);
+  const why = havePostgres() ?? haveRedis();
+  if (why) throw new Error(why);
+  const big = Number(process.env.B4_SESSIONS ?? 1_000_000);
+  const active = Number(process.env.B4_ACTIVE ?? 10_000);
+  const pg = await startPostgres();
+  const redis = await startRedis();
+  try {
+    const one = async (name, n, pickers) => {
+      const dir = join(dataDir, name);
+      mkdirSync(dir, { recursive: true });
+      const redisUrl = await redis.newDatabase();
+      const configFile = join(dir, 'portcullis.json');
+      writeFileSync(configFile, JSON.stringify({ store: 'postgres', sessions: 'redis', postgres: { url: await pg.newDatabase() }, redis: { url: redisUrl }, accountSettings: { MaxConcurrentSessions: 0 }, log: { level: 'warn' } }));
+      const t0 = performance.now();
+      const seed = await seedRedis(redisUrl, n);
+      process.stderr.write(`  B4 shared: ${n} sessions seeded in ${fmt((performance.now() - t0) / 1000)} s\n`);
+      const pc = await startPortcullis(dir, {}, ['--config', configFile]);
+      const out = {};
+      try {
+        const url = `${pc.url}/api/admin/v1/sessions`;
+        for (const [k, pick] of Object.entries(pickers)) {
+          const opts = { url, connections: CONNECTIONS, requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'x-hm-authorization': tokenOf(seed, pick()) } }) }] };
+          await load({ ...opts, duration: 2 });
+          out[k] = await repeated(() => load(opts, pc.child.pid));
+          process.stderr.write(`  B4 shared ${n} stored, ${k}: ${fmt(out[k].cpuUs, 1)} µs/req, ${fmt(out[k].rps)} req/s\n`);
+        }
+        out.rss = rssMiB(pc.child.pid);
+      } finally {
+        stop(pc.child);
+      }
+      return out;
+    };
+    const small = await one('small', active, { uniform: uniformPicker(active, active), zipf: zipfPicker(active, active) });
+    const large = await one('large', big, { uniform: uniformPicker(big, active), zipf: zipfPicker(big, active), all: uniformPicker(big, big) });
+    const ratio = (a, b) => b.cpuUs / a.cpuUs;
+    const cpu = (l) => `node CPU ${withSpread(l.cpuUs, l.spread.cpuUs)} µs/req, ${fmt(l.rps)} req/s, p99 ${l.p99} ms`;
+    rows.push([`B4a on PostgreSQL + Redis: ${active} active of ${big} / of ${active} stored, uniform`, ratio(large.uniform, small.uniform), 'report', `${cpu(large.uniform)} vs ${cpu(small.uniform)}`]);
+    rows.push([`B4a on PostgreSQL + Redis, Zipf s=1`, ratio(large.zipf, small.zipf), 'report', `${cpu(large.zipf)} vs ${cpu(small.zipf)}`]);
+    rows.push([`B4b on PostgreSQL + Redis: uniform over all ${big} / ${active} stored`, ratio(large.all, small.uniform), 'report', `${cpu(large.all)}; node RSS ${fmt(large.rss)} MiB`]);
+  } finally {
+    await Promise.all([pg.destroy(), redis.destroy()]);
+  }
+}
+
+/**
  * B1M: what the metrics cost a session check. The same data directory served with
  * metrics off and on, alternately (off, on, off, on: drift on a shared machine
  * falls on both), one scrape in the middle of each "on" load as Prometheus would;
@@ -475,7 +553,7 @@ async function b1m(dataDir) {
 }
 
 // B6 (two nodes on PostgreSQL + Redis) needs the test helpers built (npm run bench builds them) and runs as root.
-const scenarios = { B1: b1, B1M: b1m, B2: b2, B3: b3, B4: b4, B6: (dir) => b6(rows, dir), B7: (dir) => b7(rows, dir), B8: (dir) => b8(rows, dir) };
+const scenarios = { B1: b1, B1M: b1m, B2: b2, B3: b3, B4: b4, B4R: b4Shared, B6: (dir) => b6(rows, dir), B7: (dir) => b7(rows, dir), B8: (dir) => b8(rows, dir) };
 const t0 = Date.now();
 for (const [name, fn] of Object.entries(scenarios)) {
   if (!wanted(name)) continue;

@@ -373,6 +373,17 @@ export function runStoreContract(name: string, open: () => Promise<StoreUnderTes
         assert.deepEqual(await sessions.listSessions({ username: 'alice' }), []);
       });
 
+      it('counts the sessions it holds without listing them, and the count follows creations and deletions', async () => {
+        assert.equal(await sessions.countSessions(), 0);
+        const a = newSession({ username: 'alice' });
+        const b = newSession({ username: 'bob' });
+        await sessions.createSession(a);
+        await sessions.createSession(b);
+        assert.equal(await sessions.countSessions(), 2);
+        await sessions.deleteSession(a.id);
+        assert.equal(await sessions.countSessions(), 1);
+      });
+
       it('lists all sessions oldest first, whatever the order of creation', async () => {
         // Ids sort opposite to age, so an order by id cannot pass for oldest first.
         const third = newSession({ id: 'session-b', createdAt: T0 + 3 * MINUTE, username: 'bob' });
