@@ -410,29 +410,89 @@ async function b4Case(dataDir, n, pickers, env = {}, seeded = undefined) {
   }
 }
 
+/**
+ * B4: both servers run at once (10 k stored and 1 M stored, the defaults), and each
+ * ratio is a median over pairs of short loads taken in turn, small then large
+ * (B4_PAIRS, default 3 × REPEATS, of B4_SECONDS, default 2): the machine drifts by
+ * more between loads minutes apart than the ratios it is to tell apart. Then RSS and
+ * start (after a clean start and after kill -9), and the memory levers on the same file.
+ */
 async function b4(dataDir) {
   const big = Number(process.env.B4_SESSIONS ?? 1_000_000);
   const active = Number(process.env.B4_ACTIVE ?? 10_000);
-  const small = await b4Case(join(dataDir, 'small'), active, { uniform: uniformPicker(active, active), zipf: zipfPicker(active, active) });
+  const pairs = Number(process.env.B4_PAIRS ?? 3 * REPEATS);
+  const seconds = Number(process.env.B4_SECONDS ?? 2);
+  const smallDir = join(dataDir, 'small');
+  const largeDir = join(dataDir, 'large');
+  const smallSeed = seedSessions(smallDir, active);
+  const largeSeed = seedSessions(largeDir, big);
+  const small = await startPortcullis(smallDir);
+  const large = await startPortcullis(largeDir);
+  const largeStartMs = large.startMs;
+  const cases = [
+    ['uniform', uniformPicker(active, active), uniformPicker(big, active)],
+    ['zipf', zipfPicker(active, active), zipfPicker(big, active)],
+    ['all', uniformPicker(active, active), uniformPicker(big, big)],
+  ];
+  const opts = (srv, seed, pick, duration) => ({
+    url: `${srv.url}/api/admin/v1/sessions`,
+    connections: CONNECTIONS,
+    duration,
+    requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'x-hm-authorization': tokenOf(seed, pick()) } }) }],
+  });
+  const med = (xs) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  };
+  const span = (xs) => [Math.min(...xs), Math.max(...xs)];
+  const out = {};
+  let rss, rssAnon, rssFile, afterKill;
+  try {
+    for (const [name, smallPick, largePick] of cases) {
+      await load(opts(small, smallSeed, smallPick, 2));
+      await load(opts(large, largeSeed, largePick, 2));
+      const runs = [];
+      for (let i = 0; i < pairs; i++) {
+        const a = await load(opts(small, smallSeed, smallPick, seconds), small.child.pid);
+        const b = await load(opts(large, largeSeed, largePick, seconds), large.child.pid);
+        runs.push({ ratio: a.cpuUs / b.cpuUs, small: a, large: b });
+      }
+      out[name] = runs;
+      process.stderr.write(`  B4 ${name}: pairs ${runs.map((r) => fmt(r.ratio, 2)).join(' ')}\n`);
+    }
+    rss = rssMiB(large.child.pid);
+    rssAnon = rssMiB(large.child.pid, 'RssAnon');
+    rssFile = rssMiB(large.child.pid, 'RssFile');
+  } finally {
+    stop(small.child);
+    stop(large.child); // kill -9
+  }
+  const again = await startPortcullis(largeDir);
+  try {
+    afterKill = again.startMs;
+    const probe = await fetch(`${again.url}/api/admin/v1/sessions`, { headers: { 'x-hm-authorization': tokenOf(largeSeed, 0) } });
+    await probe.arrayBuffer();
+    if (probe.status !== 200) throw new Error(`session lost across kill -9: ${probe.status}`);
+  } finally {
+    stop(again.child);
+  }
   // The memory levers (B4c): fewer malloc arenas (argon2's threads each grow one) and a smaller young generation.
   const levers = process.env.B4_LEVERS ?? 'MALLOC_ARENA_MAX=2 NODE_OPTIONS=--max-semi-space-size=2';
   const leverEnv = Object.fromEntries(levers.split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-  const bigPickers = { uniform: uniformPicker(big, active), zipf: zipfPicker(big, active), all: uniformPicker(big, big) };
-  // The defaults first (on a fresh file), then the same file and loads with the levers (the first run's touches are in it).
-  const plain = await b4Case(join(dataDir, 'large'), big, bigPickers, {});
-  const large = await b4Case(join(dataDir, 'large'), big, bigPickers, leverEnv, plain.seed);
-  const ratio = (a, b) => b.cpuUs / a.cpuUs;
-  const cpu = (l) => `CPU ${withSpread(l.cpuUs, l.spread.cpuUs)} µs/req, ${fmt(l.rps)} req/s, p99 ${l.p99} ms`;
-  rows.push([`B4a ${active} active of ${big} stored / of ${active} stored, uniform (CPU)`, ratio(plain.loads.uniform, small.loads.uniform), '>= 0.95', `${cpu(plain.loads.uniform)} vs ${cpu(small.loads.uniform)}`]);
-  rows.push([`B4a the same, Zipf s=1 (CPU)`, ratio(plain.loads.zipf, small.loads.zipf), '>= 0.95', `${cpu(plain.loads.zipf)} vs ${cpu(small.loads.zipf)}`]);
-  rows.push([`B4b uniform over all ${big} / ${active} stored (CPU)`, ratio(plain.loads.all, small.loads.uniform), '>= 0.70', `${cpu(plain.loads.all)}; every check the first for its session in an hour`]);
-  rows.push([
-    `B4c resident memory at ${big} sessions, defaults (MiB)`,
-    plain.rss,
-    '<= 200',
-    `anon ${fmt(plain.rssAnon)} + files ${fmt(plain.rssFile)} MiB; with ${levers}: ${fmt(large.rss)} MiB (anon ${fmt(large.rssAnon)}), B4a/B4b CPU there ${fmt(large.loads.uniform.cpuUs, 1)}/${fmt(large.loads.zipf.cpuUs, 1)}/${fmt(large.loads.all.cpuUs, 1)} µs/req; ${active} stored: ${fmt(small.rss)} MiB`,
-  ]);
-  rows.push([`B4c start to first request, ${big} sessions, defaults (ms)`, plain.startMs, '<= 500', `after kill -9: ${fmt(plain.afterKill)} ms; with the levers ${fmt(large.startMs)} / ${fmt(large.afterKill)} ms (spawning node and printing the URL included; \`node -e 0\` alone: ${fmt(nodeBootMs())} ms)`]);
+  const lever = await b4Case(largeDir, big, { uniform: uniformPicker(big, active) }, leverEnv, largeSeed);
+
+  const row = (label, runs, target, note = '') => {
+    const ratios = runs.map((r) => r.ratio);
+    const l = runs.map((r) => r.large.cpuUs);
+    const sm = runs.map((r) => r.small.cpuUs);
+    const p99 = runs.map((r) => r.large.p99);
+    rows.push([label, med(ratios), target, `pairs ${withSpread(med(ratios), span(ratios), 2)}; CPU ${withSpread(med(l), span(l))} vs ${withSpread(med(sm), span(sm))} µs/req; p99 ${fmt(med(p99))} ms (${pairs} pairs of ${seconds} s)${note}`]);
+  };
+  row(`B4a ${active} active of ${big} stored / of ${active} stored, uniform (CPU, paired)`, out.uniform, '>= 0.95');
+  row(`B4a the same, Zipf s=1 (CPU, paired)`, out.zipf, '>= 0.95');
+  row(`B4b uniform over all ${big} / ${active} stored uniform (CPU, paired)`, out.all, '>= 0.70', '; every check the first for its session in an hour');
+  rows.push([`B4c resident memory at ${big} sessions, defaults (MiB)`, rss, '<= 200', `anon ${fmt(rssAnon)} + files ${fmt(rssFile)} MiB, after the loads; with ${levers}: ${fmt(lever.rss)} MiB (anon ${fmt(lever.rssAnon)}), uniform CPU there ${fmt(lever.loads.uniform.cpuUs, 1)} µs/req`]);
+  rows.push([`B4c start to first request, ${big} sessions, defaults (ms)`, largeStartMs, '<= 500', `after kill -9: ${fmt(afterKill)} ms; with the levers ${fmt(lever.startMs)} / ${fmt(lever.afterKill)} ms (spawning node and printing the URL included; \`node -e 0\` alone: ${fmt(nodeBootMs())} ms)`]);
 }
 
 /**
