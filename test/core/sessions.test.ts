@@ -138,6 +138,37 @@ describe('SessionService authenticate and expiry', () => {
     assert.equal(await h.p.sessions.authenticate(other, false), null);
   });
 
+  it('authenticateNow answers from memory with the same rules, and leaves everything else to authenticate (undefined)', async () => {
+    const { token, session } = await login(h, ALICE);
+    // A new session is held in memory: answered at once, not a promise.
+    const now = h.p.sessions.authenticateNow(token, false);
+    assert.ok(now && !(now instanceof Promise));
+    assert.equal(now.id, session.id);
+    // Not answered from memory: no token, a wrong length, an unknown token, another shape of the same length.
+    assert.equal(h.p.sessions.authenticateNow(undefined, false), undefined);
+    assert.equal(h.p.sessions.authenticateNow(`${token}x`, false), undefined);
+    assert.equal(h.p.sessions.authenticateNow(`${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`, false), undefined);
+    assert.equal(h.p.sessions.authenticateNow('é'.repeat(43), false), undefined);
+    // The touch, as authenticate's: renewed in memory and in the store's reads.
+    clock.advance(9 * MINUTE);
+    assert.equal(h.p.sessions.authenticateNow(token, true)?.lastAccessedAt, START + 9 * MINUTE);
+    assert.equal((await h.p.store.getSession(session.id))?.lastAccessedAt, START + 9 * MINUTE);
+    // Expired: not answered here; authenticate ends it and says null.
+    clock.set(START + 19 * MINUTE);
+    assert.equal(h.p.sessions.authenticateNow(token, false), undefined);
+    assert.equal(await h.p.sessions.authenticate(token, false), null);
+    // A store without memory (cachedSession absent): never answered here.
+    const cached = h.p.store.cachedSession;
+    try {
+      (h.p.store as { cachedSession?: unknown }).cachedSession = undefined;
+      const fresh = await login(h, BOB);
+      assert.equal(h.p.sessions.authenticateNow(fresh.token, false), undefined);
+      assert.equal((await h.p.sessions.authenticate(fresh.token, false))?.id, fresh.session.id);
+    } finally {
+      h.p.store.cachedSession = cached;
+    }
+  });
+
   it('renews the idle timer when it touches: a session used every 9 minutes outlives the 10-minute timeout', async () => {
     const { token, session } = await login(h, ALICE);
     clock.advance(9 * MINUTE);

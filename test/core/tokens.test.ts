@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { hashToken, isTokenShaped, newCsrfToken, newSessionId, newToken, sameSecret, sameString } from '../../src/core/tokens.js';
+import { hashToken, isTokenShaped, newCsrfToken, newSessionId, newToken, sameSecret, sameString, tokenKey } from '../../src/core/tokens.js';
+import { rawHeader, userActivity } from '../../src/http/common.js';
 import { cryptoRandom, type Random } from '../../src/ports/random.js';
 
 /** A Random that hands out the given bytes and records what was asked of it. */
@@ -136,5 +137,25 @@ describe('csrf tokens', () => {
     const a = newCsrfToken(cryptoRandom);
     assert.match(a, /^[A-Za-z0-9_-]{43}$/);
     assert.notEqual(newCsrfToken(cryptoRandom), a);
+  });
+});
+
+describe('tokenKey and rawHeader (the fast path)', () => {
+  it('tokenKey is the SHA-256 of the token as a latin1 string: the same bytes as hashToken', () => {
+    for (let i = 0; i < 50; i++) {
+      const t = randomBytes(32).toString('base64url');
+      assert.equal(tokenKey(t), hashToken(t).toString('latin1'));
+      assert.equal(Buffer.from(tokenKey(t), 'latin1').length, 32);
+    }
+  });
+
+  it('rawHeader finds a header in any case, says undefined when absent and null when sent twice', () => {
+    const req = { rawHeaders: ['Host', 'x', 'X-HM-Authorization', 'tok', 'x-not-user-input', 'checkSession', 'Cookie', 'a', 'cookie', 'b'] };
+    assert.equal(rawHeader(req, 'x-hm-authorization'), 'tok');
+    assert.equal(rawHeader(req, 'authorization'), undefined);
+    assert.equal(rawHeader(req, 'cookie'), null);
+    assert.equal(userActivity(rawHeader(req, 'x-not-user-input')), false);
+    assert.equal(userActivity(rawHeader(req, 'absent')), true);
+    assert.equal(userActivity(null), true, 'a duplicated X-NOT-USER-INPUT is user activity, as Node would join it');
   });
 });
