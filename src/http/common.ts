@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorCode } from '../core/errors.js';
-import type { RequestContext } from '../core/sessions.js';
+import type { RequestContext, SessionService } from '../core/sessions.js';
+import type { SessionRecord } from '../ports/store.js';
 
 /** Failures the HTTP layer itself detects, before or beside the core. */
 export const transportCodes = ['no_route', 'method_not_allowed', 'uri_too_long', 'payload_too_large', 'unsupported_media_type', 'header_too_large', 'timeout'] as const;
@@ -73,6 +74,27 @@ export function isUserActivity(req: Pick<FastifyRequest, 'headers'>): boolean {
 /** The same, from the value of `X-NOT-USER-INPUT` (as {@link rawHeader} gives it). */
 export function userActivity(v: string | string[] | undefined | null): boolean {
   return !(typeof v === 'string' && v.trim().toLowerCase() === 'checksession');
+}
+
+/**
+ * A fast route's session check: the session of the token in `header` (read from the
+ * raw list), given to `answer`, at once when this process holds it in memory, else
+ * once the store has answered. Undefined (hand the request to the route) for no token,
+ * a duplicated one, or no live session; the touch follows `X-NOT-USER-INPUT`. Not
+ * counted here: the fast path counts what it answers, the route what it hands on.
+ */
+export function fastSessionCheck<T>(
+  sessions: Pick<SessionService, 'authenticateNow' | 'authenticate'>,
+  req: { rawHeaders: string[] },
+  header: string,
+  answer: (s: SessionRecord) => T | undefined,
+): T | undefined | Promise<T | undefined> {
+  const token = rawHeader(req, header);
+  if (typeof token !== 'string') return undefined;
+  const touch = userActivity(rawHeader(req, 'x-not-user-input'));
+  const now = sessions.authenticateNow(token, touch);
+  if (now) return answer(now);
+  return sessions.authenticate(token, touch, null).then((s) => (s ? answer(s) : undefined));
 }
 
 /**

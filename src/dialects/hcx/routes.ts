@@ -3,7 +3,7 @@ import { CoreError } from '../../core/errors.js';
 import type { LoginCommand, SessionAction } from '../../core/sessions.js';
 import type { Principal } from '../../ports/identity.js';
 import type { SessionRecord } from '../../ports/store.js';
-import { basicCredentials, header, isUserActivity, rawHeader, userActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
+import { basicCredentials, fastSessionCheck, header, isUserActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
 import { head, hcxRenderer } from './envelope.js';
 import { hcxDocs } from './openapi.js';
@@ -175,15 +175,7 @@ export function hcxDialect(deps: DialectDeps): Dialect {
         // The session check every HCX client polls: the same 200 as the route below, without Fastify's request cycle.
         method: 'GET',
         path: '/api/admin/v1/sessions',
-        answer(req, requestId) {
-          const token = rawHeader(req, TOKEN_HEADER);
-          if (typeof token !== 'string') return undefined;
-          const touch = userActivity(rawHeader(req, 'x-not-user-input'));
-          const now = sessions.authenticateNow(token, touch);
-          if (now) return answerFor(now, requestId);
-          // null: not counted here; the fast path counts what it answers, the route what it hands on.
-          return sessions.authenticate(token, touch, null).then((s) => (s ? answerFor(s, requestId) : undefined));
-        },
+        answer: (req, requestId) => fastSessionCheck(sessions, req, TOKEN_HEADER, (s) => answerFor(s, requestId)),
       },
     ],
     register(app: FastifyInstance) {

@@ -4,7 +4,7 @@ import { isCoreError } from '../../core/errors.js';
 import { MAX_PASSWORD_LENGTH } from '../../core/input.js';
 import type { SessionAction } from '../../core/sessions.js';
 import { openApiPath } from '../../http/openapi.js';
-import { basicCredentials, header, isoSeconds, isUserActivity, rawHeader, requestContext, userActivity } from '../../http/common.js';
+import { basicCredentials, fastSessionCheck, header, isoSeconds, isUserActivity, requestContext } from '../../http/common.js';
 import { DuplicateAccountError, type Account, type SessionRecord } from '../../ports/store.js';
 import type { Dialect, DialectDeps, FastRoute } from '../types.js';
 import { ACCOUNTS_URI, ODATA_HEADERS, REDFISH_ROOT, WWW_AUTHENTICATE, generalError, redfishRenderer } from './envelope.js';
@@ -712,14 +712,7 @@ export function redfishDialect(deps: DialectDeps): Dialect {
       path: `${SESSIONS}/`,
       prefix: true,
       headers: { allow: 'GET, HEAD, DELETE', link: describedBy(TYPES.Session), ...ODATA_HEADERS },
-      answer(req) {
-        const token = rawHeader(req, 'x-auth-token');
-        if (typeof token !== 'string') return undefined;
-        const touch = userActivity(rawHeader(req, 'x-not-user-input'));
-        const now = sessions.authenticateNow(token, touch);
-        if (now) return fastView(now, req.url);
-        return sessions.authenticate(token, touch, null).then((s) => (s ? fastView(s, req.url) : undefined)); // counted by the fast path when answered
-      },
+      answer: (req) => fastSessionCheck(sessions, req, 'x-auth-token', (s) => fastView(s, req.url)),
     },
   ];
 

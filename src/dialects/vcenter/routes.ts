@@ -2,7 +2,7 @@ import { CoreError } from '../../core/errors.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { SessionRecord } from '../../ports/store.js';
-import { basicCredentials, header, isUserActivity, rawHeader, userActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
+import { basicCredentials, fastSessionCheck, header, isUserActivity, requestContext, sendProblem, type Problem } from '../../http/common.js';
 import type { Dialect, DialectDeps } from '../types.js';
 import { vcenterRenderer } from './envelope.js';
 import { configuredDomains } from '../../config/identity.js';
@@ -89,12 +89,7 @@ export function vcenterDialect(deps: DialectDeps): Dialect {
 
   /** The check on the fast path: the 200 body of `GET /api/session`, or undefined to let the route answer. */
   function fastCheck(req: IncomingMessage): string | undefined | Promise<string | undefined> {
-    const token = rawHeader(req, SESSION_HEADER);
-    if (typeof token !== 'string') return undefined;
-    const touch = userActivity(rawHeader(req, 'x-not-user-input'));
-    const now = sessions.authenticateNow(token, touch);
-    if (now) return fastBody(now);
-    return sessions.authenticate(token, touch, null).then((s) => (s ? fastBody(s) : undefined)); // counted by the fast path when answered
+    return fastSessionCheck(sessions, req, SESSION_HEADER, fastBody);
   }
 
   /** Each session's last body, made again when its last access moved (it shows it, to the millisecond). */
