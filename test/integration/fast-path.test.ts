@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
+import Database from 'better-sqlite3';
 import { ManualClock } from '../../src/ports/clock.js';
 import { addUser, harness, type Harness } from '../helpers.js';
 
@@ -103,6 +104,37 @@ describe('HCX session check on the fast path', () => {
     const slow = await get(`${PATH}?via=fastify`, { 'x-hm-authorization': bobToken });
     assert.equal(fast.status, 403, fast.body);
     assert.deepEqual(stable(fast.body), stable(slow.body));
+  });
+
+  it('gives each session read again from the file its own user body: templates are shared only between identical users', async () => {
+    const users = [
+      { username: 'carol', password: 'Carol-Pass-1234', roles: ['System Administrator'], organizations: ['DEFAULT'] },
+      { username: 'dave', password: 'Dave-Pass-12345', roles: ['System Administrator', 'Appliance Administrator'], organizations: ['DEFAULT'] },
+      { username: 'erin', password: 'Erin-Pass-12345', roles: ['System Administrator'], organizations: ['DEFAULT', 'LAB'] },
+    ];
+    const tokens: string[] = [];
+    for (const u of users) {
+      await addUser(h, u.username, u.password, u.roles, { organizations: u.organizations });
+      const login = await h.app.inject({ method: 'POST', url: PATH, payload: { username: u.username, password: u.password } });
+      tokens.push(String(login.headers['x-hm-authorization']));
+    }
+    for (let round = 0; round < 3; round++) {
+      // Another connection writes the file (as the CLI does): the store drops what it holds in memory, so every check reads its session again.
+      const other = new Database(h.p.store.db.name);
+      other.prepare('INSERT OR REPLACE INTO login_sources (username, source, last_success_at) VALUES (?, ?, ?)').run('nobody', '192.0.2.1', round);
+      other.close();
+      h.p.store.checkCoherence();
+      for (const [i, u] of users.entries()) {
+        const fast = await get(PATH, { 'x-hm-authorization': tokens[i]! });
+        const slow = await get(`${PATH}?via=fastify`, { 'x-hm-authorization': tokens[i]! });
+        assert.equal(fast.status, 200, fast.body);
+        const user = JSON.parse(fast.body).data.user;
+        assert.equal(user.username, u.username);
+        assert.deepEqual(user.roles, u.roles);
+        assert.deepEqual(user.organization, u.organizations);
+        assert.equal(JSON.stringify(stable(fast.body)), JSON.stringify(stable(slow.body)));
+      }
+    }
   });
 
   it('hands an oversized head to the route, which answers 431 in the HCX envelope', async () => {

@@ -76,26 +76,24 @@ export function hcxDialect(deps: DialectDeps): Dialect {
    */
   const templates = new WeakMap<object, [string, string, string]>();
   /**
-   * The same templates by what they show (the store hands out one array per distinct
-   * role and organization list): a session read again from the file is a new object,
-   * and a million such sessions (B4b) would each make theirs at every check.
+   * The same templates by what they show: a session read again from the store is a
+   * new object (with its own role and organization arrays), and a million such
+   * sessions (B4b) would each make theirs at every check. The key is the fields the
+   * body shows, as JSON (unambiguous whatever a username holds); bounded.
    */
-  const byContent = new WeakMap<readonly string[], WeakMap<readonly string[], Map<string, [string, string, string]>>>();
+  const byContent = new Map<string, [string, string, string]>();
+  const contentKey = (s: SessionRecord) => JSON.stringify([s.username, s.enterprise, s.roles, s.organizations]);
   const templateOf = (s: SessionRecord): [string, string, string] | undefined => {
     const t = templates.get(s);
     if (t) return t;
-    const shared = byContent.get(s.roles)?.get(s.organizations)?.get(`${s.username}\n${s.enterprise}`);
+    const shared = byContent.get(contentKey(s));
     if (shared) templates.set(s, shared);
     return shared;
   };
   const keepTemplate = (s: SessionRecord, t: [string, string, string]) => {
     templates.set(s, t);
-    let orgs = byContent.get(s.roles);
-    if (!orgs) byContent.set(s.roles, (orgs = new WeakMap()));
-    let users = orgs.get(s.organizations);
-    if (!users) orgs.set(s.organizations, (users = new Map()));
-    if (users.size >= 10_000) users.clear(); // bounded: a few users' templates are remade
-    users.set(`${s.username}\n${s.enterprise}`, t);
+    if (byContent.size >= 10_000) byContent.clear(); // bounded: a few users' templates are remade
+    byContent.set(contentKey(s), t);
   };
   const UUID = /^[0-9a-f-]{36}$/;
   function fastUserBody(s: SessionRecord, requestId: string): string {

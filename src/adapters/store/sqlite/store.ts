@@ -35,9 +35,9 @@ export interface SqliteStoreOptions {
   touchFlushMs?: number;
   /**
    * How often session_touches is folded into the sessions' rows, in the background,
-   * in chunks: default every 60 s, or sooner once 50 000 touches are waiting. Reads
+   * in chunks: default every 60 s, or sooner once 200 000 touches are waiting. Reads
    * and the sweep see the touches either way; folding less often rewrites fewer
-   * random pages of a large sessions table.
+   * random pages of a large sessions table (4.4 µs per touch at 200 000, 8.5 at 50 000, 1 M sessions).
    */
   touchFoldMs?: number;
   touchFoldRows?: number;
@@ -251,7 +251,7 @@ export class SqliteStore implements AccountStore, SessionStore, SessionLimitStor
 
     const flushMs = opts.touchFlushMs ?? 1000;
     this.foldMs = opts.touchFoldMs ?? 60_000;
-    this.foldRows = opts.touchFoldRows ?? 50_000;
+    this.foldRows = opts.touchFoldRows ?? 200_000;
     if (flushMs > 0) {
       this.flushTimer = setInterval(() => {
         try {
