@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const cli = join(root, 'dist', 'cli.js');
+export const cli = process.env.CLI ?? join(root, 'dist', 'cli.js');
 export const DURATION = Number(process.env.DURATION ?? 10);
 
 /** Runs of each measured load; the median is reported with the spread (min–max). */

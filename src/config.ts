@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import YAML from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { docsSchema } from './config/docs.js';
 import { gatewaySchema } from './config/gateway.js';
@@ -472,10 +472,30 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   node[path[path.length - 1]!] = value;
 }
 
-/** Reads an environment value as a YAML scalar, so "9443" is a number and "true" a boolean. */
-function envValue(raw: string): unknown {
+/**
+ * The YAML parser, loaded when first needed (~25 ms of a start that reads no YAML):
+ * a config file, or an environment value that is not a plain word or number.
+ */
+let yamlModule: typeof import('yaml') | undefined;
+export function yaml(): typeof import('yaml') {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yamlModule;
+}
+
+/** Words YAML 1.2's core schema reads as null or a boolean. */
+const YAML_WORDS = new Set(['null', 'Null', 'NULL', 'true', 'True', 'TRUE', 'false', 'False', 'FALSE']);
+
+/**
+ * Reads an environment value as a YAML scalar, so "9443" is a number and "true" a boolean.
+ * A word (letters, digits, `_ . / -`, not starting with a digit, `.` or `-`) that is not one of
+ * YAML's null or boolean words is that string, and a decimal integer that number, as YAML reads
+ * them; anything else goes to the YAML parser.
+ */
+export function envValue(raw: string): unknown {
+  if (/^[A-Za-z_/][A-Za-z0-9_./-]*$/.test(raw) && !YAML_WORDS.has(raw)) return raw;
+  if (/^(0|[1-9][0-9]{0,14})$/.test(raw)) return Number(raw);
   try {
-    return YAML.parse(raw);
+    return yaml().parse(raw);
   } catch {
     return raw;
   }
@@ -498,7 +518,7 @@ export function loadConfig(opts: { file?: string | undefined; env?: NodeJS.Proce
     }
     let parsed: unknown;
     try {
-      parsed = YAML.parse(text);
+      parsed = yaml().parse(text);
     } catch (e) {
       throw new ConfigError(`config file ${file} is not valid YAML/JSON: ${(e as Error).message}`);
     }

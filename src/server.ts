@@ -135,7 +135,10 @@ export interface RunningServer {
 export async function startServer(p: Portcullis, logger: Logger, out: (line: string) => void): Promise<RunningServer> {
   const { config } = p;
   const tls = await tlsMaterial(config, logger);
-  await p.local.warmUp();
+  // The decoy hash (the argon2 verify an unknown user's login pays) is made on a worker thread while the routes are built;
+  // a login that comes before it is ready waits for the same promise.
+  const warm = p.local.warmUp();
+  warm.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   const metricsHandle: MetricsHandle | undefined = config.metrics.enabled
     ? await (await import('./metrics/start.js')).startMetrics(p, logger) // prom-client is loaded only when metrics are on
     : undefined;
@@ -153,6 +156,9 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
   }, config.session.sweepIntervalSeconds * 1000);
   sweep.unref();
   await app.listen({ host: config.listen.host, port: config.listen.port });
+  await warm;
+  // Serving: the validators the first requests did not need are compiled now, one route per turn.
+  app.validators.compileAll();
   // Only once the port is ours: a failed start must not swallow the one-time password.
   const first = await p.accounts.ensureFirstAdmin();
   if (first) {

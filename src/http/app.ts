@@ -11,6 +11,7 @@ import { metrics, noMetrics, type RouteObserver } from '../ports/metrics.js';
 import { securityHeaders, sendProblem, TransportError, type DialectRenderer, type Problem } from './common.js';
 import { holdReads, limitConnectionsPerSource } from './flood.js';
 import { registerDocs } from './docs.js';
+import { lazyValidation, type LazyValidation } from './lazy-validation.js';
 import { documentOnlySerializer, recordRoutes, type DialectDocInfo } from './openapi.js';
 
 declare module 'fastify' {
@@ -19,6 +20,8 @@ declare module 'fastify' {
     fastPath: { answered: number; handedOn: number };
     /** The dialect whose envelope a request's errors use (its route's, else the path's owner). */
     rendererFor(req: FastifyRequest): DialectRenderer;
+    /** The routes' request validators, compiled at first use (src/http/lazy-validation.ts). */
+    validators: LazyValidation;
   }
   interface FastifyContextConfig {
     /** Which dialect's envelope this route's errors use. */
@@ -171,6 +174,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   };
 
   let server: Server;
+  const validators = lazyValidation();
   const app = Fastify<Server>({
     logger: false, // Fastify's per-request child loggers cost ~14 µs a request; we log what matters ourselves.
     bodyLimit: http.bodyLimitBytes,
@@ -194,6 +198,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     },
     forceCloseConnections: 'idle',
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    // Validators compiled at first use; bodies serialized with JSON.stringify (response schemas only document, see
+    // documentOnlySerializer): Fastify then loads neither Ajv nor fast-json-stringify while the service starts.
+    schemaController: { compilersFactory: { buildValidator: validators.buildValidator as never, buildSerializer: () => documentOnlySerializer } },
     schemaErrorFormatter: (errors, dataVar) => new Error(describeValidation(errors as AjvError[], dataVar)),
     serverFactory: (handler) => {
       // Node's parser stops only heads far over the limit (it cannot tell whose envelope to answer in);
@@ -323,6 +330,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
 
   app.decorate('fastPath', fastStats);
+  app.decorate('validators', validators);
   // Response schemas document the routes (OpenAPI); the bytes stay the handlers' own (key order, every key).
   app.setSerializerCompiler(documentOnlySerializer);
   recordRoutes(app, new Map(dialects.flatMap((d): [string, DialectDocInfo][] => (d.openapi ? [[d.name, d.openapi]] : []))), opts.packageInfo?.version ?? '0.0.0', (path) => dialectOfPath(path).name);

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import YAML from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from '../config.js';
+import { ConfigError, yaml } from '../config.js';
 import { faultRuleSchema } from './faults.js';
 
 /**
@@ -67,7 +66,7 @@ export function loadScenario(file: string): Scenario {
 export function parseScenario(text: string, file = '<scenario>'): Scenario {
   let raw: unknown;
   try {
-    raw = YAML.parse(text);
+    raw = yaml().parse(text);
   } catch (e) {
     throw new ScenarioError(`scenario ${file}: not valid YAML (${(e as Error).message.split('\n', 1)[0]})`);
   }

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { sessionChecks, type ActivityMeter } from '../../core/admission.js';
@@ -145,7 +147,7 @@ export class VerifyPool {
   }
 
   private startThread(): Slot {
-    const worker = new Worker(new URL('./verify-worker.js', import.meta.url), { workerData: { nice: this.nice } });
+    const worker = new Worker(workerScript(), { workerData: { nice: this.nice } });
     const slot: Slot = { worker, tid: 0, pending: new Map() };
     worker.on('message', (r: VerifyReply) => {
       if ('tid' in r) {
@@ -184,4 +186,18 @@ export function sharedVerifyPool(size: number, nice: number): VerifyPool {
   let p = shared.get(key);
   if (!p) shared.set(key, (p = new VerifyPool(size, nice)));
   return p;
+}
+
+/**
+ * The hashing thread's script: beside this module (dist/adapters/hasher/), or, when this
+ * module is part of the command line's bundle (dist/cli.js or dist/chunks/, made by
+ * scripts/build-bundle.mjs), the same file where tsc put it.
+ */
+let script: URL | undefined;
+function workerScript(): URL {
+  script ??= ['./verify-worker.js', './adapters/hasher/verify-worker.js', '../adapters/hasher/verify-worker.js']
+    .map((p) => new URL(p, import.meta.url))
+    .find((u) => existsSync(fileURLToPath(u)));
+  if (!script) throw new Error('the password-hashing thread\'s script (verify-worker.js) is missing from the installation');
+  return script;
 }

@@ -26,19 +26,25 @@ const REFUSED = new Set(['too_many_sessions', 'forbidden', 'second_factor_requir
 export class SessionSampler {
   private readonly samples = new Map<number, number>();
   private timer: NodeJS.Timeout | undefined;
+  private first: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: DialectDeps) {}
 
   start(): void {
     if (this.timer) return;
-    void this.sample();
+    // The first count a second after start, not during it: at 1 M stored sessions it is a 13–40 ms scan of an index.
+    const first = setTimeout(() => void this.sample(), 1000);
+    first.unref();
     this.timer = setInterval(() => void this.sample(), MINUTE);
     this.timer.unref();
+    this.first = first;
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.first) clearTimeout(this.first);
     this.timer = undefined;
+    this.first = undefined;
   }
 
   async sample(): Promise<void> {

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import QRCode from 'qrcode';
 import { CoreError } from '../../core/errors.js';
 import { requestContext } from '../../http/common.js';
 import type { SessionRecord } from '../../ports/store.js';
@@ -24,7 +23,7 @@ export function registerTotp(app: FastifyInstance, c: ConsoleContext, h: PageHel
   async function totpPage(s: SessionRecord, opts: { notice?: { kind: 'ok' | 'error' | 'info'; text: string }; codes?: string[] } = {}) {
     const st = await sf.status(s.username);
     const pending = st.pending ? await sf.pending(s.username) : null;
-    const qr = pending ? `data:image/svg+xml;base64,${Buffer.from(await QRCode.toString(pending.uri, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' })).toString('base64')}` : undefined;
+    const qr = pending ? `data:image/svg+xml;base64,${Buffer.from(await (await import('qrcode')).default.toString(pending.uri, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' })).toString('base64')}` : undefined;
     const required = sf.requiredFor(s.roles, s.authSource);
     return page(
       { title: 'Authenticator app', assets: c.assets, viewer: viewerOf(c, s), current: '/console/account', script: true },
