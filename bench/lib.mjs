@@ -2,7 +2,7 @@
 // free loopback ports, bounded autocannon loads with the server's CPU time per request.
 import autocannon from 'autocannon';
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -87,6 +87,25 @@ export function freePort() {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * CPU µs of each thread of a process (Linux /proc/<pid>/task): { tid: [user, system] }.
+ * The first thread is the event loop; B2 uses it to split a login's CPU between the
+ * event loop and the hashing threads.
+ */
+export function threadCpu(pid) {
+  const out = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[tid] = [Number(f[11]) * 10_000, Number(f[12]) * 10_000];
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
 }
 
 /** CPU time (user + system) of a process in µs, from /proc (10 ms ticks). */
