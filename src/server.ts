@@ -157,8 +157,9 @@ export async function startServer(p: Portcullis, logger: Logger, out: (line: str
   sweep.unref();
   await app.listen({ host: config.listen.host, port: config.listen.port });
   await warm;
-  // Serving: the validators the first requests did not need are compiled now, one route per turn.
-  app.validators.compileAll();
+  // Serving: the validators the first requests did not need are compiled a moment later, one route per turn
+  // (the first turn loads Ajv, ~40 ms: the session checks a restart meets first are not kept waiting behind it).
+  app.validators.compileAll(false, 300);
   // Only once the port is ours: a failed start must not swallow the one-time password.
   const first = await p.accounts.ensureFirstAdmin();
   if (first) {

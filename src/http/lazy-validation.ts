@@ -30,9 +30,10 @@ export interface LazyValidation {
   readonly pending: number;
   /**
    * Compiles the validators not compiled yet: all now with `now`, else one per turn of
-   * the event loop (a compile error is then left for the route's first call, as a 500).
+   * the event loop from `afterMs` on (a compile error is then left for the route's
+   * first call, as a 500).
    */
-  compileAll(now?: boolean): void;
+  compileAll(now?: boolean, afterMs?: number): void;
 }
 
 export function lazyValidation(): LazyValidation {
@@ -69,7 +70,7 @@ export function lazyValidation(): LazyValidation {
     get pending() {
       return waiting.size;
     },
-    compileAll(now = false) {
+    compileAll(now = false, afterMs = 0) {
       if (now) {
         for (const c of [...waiting]) c();
         return;
@@ -84,7 +85,8 @@ export function lazyValidation(): LazyValidation {
         }
         setImmediate(step).unref();
       };
-      setImmediate(step).unref();
+      if (afterMs > 0) setTimeout(step, afterMs).unref();
+      else setImmediate(step).unref();
     },
   };
 }

@@ -55,6 +55,20 @@ describe('validators compiled at first use', () => {
     }
   });
 
+  it('starts the background compiling only after the delay it is given', async () => {
+    const fresh = await harness();
+    try {
+      const before = fresh.app.validators.pending;
+      fresh.app.validators.compileAll(false, 80);
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(fresh.app.validators.pending, before, 'nothing compiled before the delay');
+      await new Promise((r) => setTimeout(r, 150));
+      assert.ok(fresh.app.validators.pending < before, 'compiling once the delay is over');
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('passes Ajv\'s errors through: a schema it refuses fails at the first request, never silently', () => {
     const lv = lazyValidation();
     const compile = lv.buildValidator({}, { customOptions: {} });
