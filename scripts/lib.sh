@@ -94,6 +94,7 @@ build() {
   log "building"
   npx tsc -p tsconfig.json
   node scripts/build-web.mjs
+  node scripts/build-bundle.mjs
   chmod +x dist/cli.js
   build_pam_helper
 }
