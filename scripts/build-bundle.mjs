@@ -14,10 +14,10 @@ import { build } from 'esbuild';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const tmp = join(dist, '.bundle');
+const entry = readFileSync(join(dist, 'cli.js'), 'utf8');
+if (entry.includes('"./chunks/')) throw new Error('dist/cli.js is already the bundle: run tsc first (npm run build does both)');
 rmSync(tmp, { recursive: true, force: true });
 rmSync(join(dist, 'chunks'), { recursive: true, force: true });
-const entry = readFileSync(join(dist, 'cli.js'), 'utf8');
-if (!entry.startsWith('#!/usr/bin/env node')) throw new Error('dist/cli.js is not tsc output (run tsc first)');
 const result = await build({
   absWorkingDir: root,
   entryPoints: { cli: 'dist/cli.js' },
