@@ -15,7 +15,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const tmp = join(dist, '.bundle');
 const entry = readFileSync(join(dist, 'cli.js'), 'utf8');
-if (entry.includes('"./chunks/')) throw new Error('dist/cli.js is already the bundle: run tsc first (npm run build does both)');
+if (entry.includes('"./chunks/')) {
+  console.error('[portcullis] dist/cli.js is already the bundle: run tsc first (npm run build does both)');
+  process.exit(1);
+}
 rmSync(tmp, { recursive: true, force: true });
 rmSync(join(dist, 'chunks'), { recursive: true, force: true });
 const result = await build({
