@@ -11,13 +11,16 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
-COPY scripts/build-pam-helper.sh scripts/
+COPY scripts/build-pam-helper.sh scripts/build-web.mjs scripts/build-bundle.mjs scripts/
 COPY src/adapters/identity/pam/helper.c src/adapters/identity/pam/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY pam ./pam
+# The same build as `npm run build`: the code, the console's browser assets, the command line's bundle, the PAM helper.
 RUN npx tsc -p tsconfig.json \
+ && node scripts/build-web.mjs \
+ && node scripts/build-bundle.mjs \
  && sh scripts/build-pam-helper.sh \
  && npm prune --omit=dev --no-audit --no-fund
 
