@@ -13,7 +13,7 @@ import { hasRequiredRole } from './core/sessions.js';
 import { SETTING_NAMES, SETTING_RULES, type SettingName } from './core/settings.js';
 import { IdentitySourceError } from './ports/identity.js';
 import { DuplicateAccountError } from './ports/store.js';
-import { startServer } from './server.js';
+import { PACKAGE, startServer } from './server.js';
 import { handleSignals } from './runtime/signals.js';
 import { openPortcullis, type Portcullis } from './service.js';
 import { SchemaVersionError } from './adapters/store/sqlite/store.js';
@@ -96,7 +96,8 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function program(): Command {
   const root = new Command('portcullis')
-    .description('Login and session service speaking the HCX and XClarity session APIs.')
+    .description('Login and session service: the HCX, XClarity, Redfish and vCenter session APIs, a forward-auth gateway and a console, on one session store.')
+    .version(PACKAGE.version, '-V, --version', 'print the version and exit')
     .option('-c, --config <file>', 'configuration file (YAML or JSON); default $PORTCULLIS_CONFIG')
     .option('-d, --data-dir <dir>', 'data directory (database, TLS material); default ./data')
     .showHelpAfterError()

@@ -36,8 +36,8 @@ export function enabledDialects(config: Config, deps: DialectDeps): Dialect[] {
   return list;
 }
 
-/** The package's root and version, for the API documents (read once). */
-const PACKAGE = (() => {
+/** The package's root and version, for the API documents and `portcullis --version` (read once). */
+export const PACKAGE = (() => {
   const root = packageRoot();
   let version = '0.0.0';
   try {

@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import Database from 'better-sqlite3';
@@ -319,6 +319,18 @@ describe('portcullis user and session commands', () => {
       failsClearly(await run(['session', 'revoke', s2.id, '--user', 'bob', ...g]), /give either a session id or --user <username>/, 2);
       assert.deepEqual((await sessionsNow()).map((s) => s.id), [s2.id], 'nothing was revoked');
     });
+  });
+});
+
+describe('portcullis --version', () => {
+  it('prints the package version and exits 0', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = await run([flag]);
+      ok(r, flag);
+      assert.equal(r.stdout.trim(), version);
+      assert.equal(r.stderr, '');
+    }
   });
 });
 
