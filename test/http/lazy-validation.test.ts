@@ -10,6 +10,16 @@ import { lazyValidation } from '../../src/http/lazy-validation.js';
  * ahead or at that request.
  */
 
+/** Runs `fn` on a harness of its own (its validators untouched by the other tests), closed after. */
+async function withHarness(fn: (h: Harness) => Promise<void>): Promise<void> {
+  const h = await harness();
+  try {
+    await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
 describe('validators compiled at first use', () => {
   let h: Harness;
   before(async () => {
@@ -24,8 +34,7 @@ describe('validators compiled at first use', () => {
   });
 
   it('judges a request the same with a validator compiled at the request and one compiled ahead', async () => {
-    const fresh = await harness();
-    try {
+    await withHarness(async (fresh) => {
       const bad = { method: 'POST' as const, url: '/api/admin/v1/sessions', payload: { username: 7, password: 'x' } };
       const atFirstUse = await fresh.app.inject(bad);
       fresh.app.validators.compileAll(true);
@@ -34,14 +43,11 @@ describe('validators compiled at first use', () => {
       assert.equal(ahead.statusCode, atFirstUse.statusCode);
       const strip = (b: string) => ({ ...JSON.parse(b), time: 0 });
       assert.deepEqual(strip(ahead.body), strip(atFirstUse.body));
-    } finally {
-      await fresh.close();
-    }
+    });
   });
 
   it('compiles in the background one route per turn of the event loop', async () => {
-    const fresh = await harness();
-    try {
+    await withHarness(async (fresh) => {
       const before = fresh.app.validators.pending;
       fresh.app.validators.compileAll();
       assert.equal(fresh.app.validators.pending, before, 'nothing compiled synchronously');
@@ -50,23 +56,18 @@ describe('validators compiled at first use', () => {
       assert.ok(fresh.app.validators.pending < before, 'some compiled after a turn');
       for (let i = 0; i < 10_000 && fresh.app.validators.pending > 0; i++) await new Promise((r) => setImmediate(r));
       assert.equal(fresh.app.validators.pending, 0);
-    } finally {
-      await fresh.close();
-    }
+    });
   });
 
   it('starts the background compiling only after the delay it is given', async () => {
-    const fresh = await harness();
-    try {
+    await withHarness(async (fresh) => {
       const before = fresh.app.validators.pending;
       fresh.app.validators.compileAll(false, 80);
       for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
       assert.equal(fresh.app.validators.pending, before, 'nothing compiled before the delay');
       await new Promise((r) => setTimeout(r, 150));
       assert.ok(fresh.app.validators.pending < before, 'compiling once the delay is over');
-    } finally {
-      await fresh.close();
-    }
+    });
   });
 
   it('passes Ajv\'s errors through: a schema it refuses fails at the first request, never silently', () => {
