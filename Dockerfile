@@ -17,10 +17,8 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY pam ./pam
-# The same build as `npm run build`: the code, the console's browser assets, the command line's bundle, the PAM helper.
-RUN npx tsc -p tsconfig.json \
- && node scripts/build-web.mjs \
- && node scripts/build-bundle.mjs \
+# The same build as `npm run build` (the code, the console's browser assets, the command line's bundle), and the PAM helper, required here.
+RUN npm run build:code \
  && sh scripts/build-pam-helper.sh \
  && npm prune --omit=dev --no-audit --no-fund
 

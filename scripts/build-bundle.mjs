@@ -1,7 +1,7 @@
 // Bundles the command line (dist/cli.js, what `portcullis` runs) into one module and
 // chunks for what it imports only when used (the PostgreSQL and Redis stores, metrics,
 // TLS generation), after tsc. Node 20 resolves, reads and compiles each of the ~130
-// modules of dist/ one by one: the bundle starts the service ~50 ms sooner (BENCHMARKS
+// modules of dist/ one by one: the bundle starts the service ~40 ms sooner (BENCHMARKS
 // B4c). Packages stay outside (node_modules), as do dist/'s other modules for those who
 // import them (dist/index.js); the password-hashing thread runs its own file
 // (dist/adapters/hasher/verify-worker.js). Run by `npm run build`; `tsc` alone leaves

@@ -92,9 +92,7 @@ ensure_node_modules() {
 
 build() {
   log "building"
-  npx tsc -p tsconfig.json
-  node scripts/build-web.mjs
-  node scripts/build-bundle.mjs
+  npm run --silent build:code # the code, the console's browser assets, the command line's bundle (package.json)
   chmod +x dist/cli.js
   build_pam_helper
 }

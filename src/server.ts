@@ -135,7 +135,7 @@ export interface RunningServer {
 export async function startServer(p: Portcullis, logger: Logger, out: (line: string) => void): Promise<RunningServer> {
   const { config } = p;
   const tls = await tlsMaterial(config, logger);
-  // The decoy hash (the argon2 verify an unknown user's login pays) is made on a worker thread while the routes are built;
+  // The decoy hash (the argon2 verify an unknown user's login pays) is made off the event loop while the routes are built;
   // a login that comes before it is ready waits for the same promise.
   const warm = p.local.warmUp();
   warm.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
